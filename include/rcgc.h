@@ -1,0 +1,204 @@
+/* rcgc.h: the public API of rcgc, a memory manager for multithreaded
+ * language runtimes: biased reference counting, stop-the-world safepoints
+ * and (in later releases) generational cycle collection.
+ *
+ * The contract every call honours is written next to its declaration and,
+ * in full, in docs/api.md. Names starting with `rcgc_` are the API; names
+ * starting with `rcgc__` are private to the library and its inline fast
+ * paths.
+ *
+ * Thread-safety in one paragraph: every thread that touches managed objects
+ * is attached (rcgc_thread_attach). Any attached thread may incref, decref,
+ * store and load any object it holds a reference to. Attached threads reach
+ * safepoints in rcgc_safepoint, rcgc_alloc, rcgc_blocking_begin and
+ * rcgc_thread_detach; a thread between rcgc_blocking_begin and
+ * rcgc_blocking_end counts as stopped and must not touch managed objects.
+ */
+#ifndef RCGC_H
+#define RCGC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RCGC_VERSION_MAJOR 0
+#define RCGC_VERSION_MINOR 1
+#define RCGC_VERSION_PATCH 0
+
+/* ===================================================================== */
+/* Objects                                                               */
+/* ===================================================================== */
+
+/* Called by a type's traverse once per slot. */
+typedef void (*rcgc_visit_fn)(void **slot, void *ctx);
+
+typedef struct rcgc_type {
+    /* For diagnostics, stats and traces. Must not be NULL. */
+    const char *name;
+    /* Calls visit once for every slot of obj that holds a strong reference
+     * (the slot may hold NULL). NULL traverse: the type never holds
+     * references; its objects are never part of a cycle. */
+    void (*traverse)(void *obj, rcgc_visit_fn visit, void *ctx);
+    /* Optional. Called at most once per object, before it dies, on an
+     * attached thread; may resurrect obj by storing a new reference to it
+     * somewhere reachable. */
+    void (*finalize)(void *obj);
+    /* Optional. Releases resources the collector does not manage. Called
+     * exactly once, right before the memory is freed; must not resurrect. */
+    void (*destroy)(void *obj);
+} rcgc_type;
+
+/* Returns a zeroed payload of `size` bytes, 16-byte aligned, holding one
+ * strong reference owned by the calling thread; or NULL with errno ==
+ * ENOMEM when memory runs out (or size is too large to represent), the heap
+ * unchanged. A safepoint. The calling thread must be attached and `type`
+ * must outlive every object of that type. type == NULL or type->name ==
+ * NULL: NULL with errno == EINVAL.
+ *
+ * When the object dies (its count reaches zero) the library runs finalize
+ * (once per object life), then destroy, then releases every reference that
+ * traverse reports, then frees the memory, without recursing on the C
+ * stack. */
+void *rcgc_alloc(const rcgc_type *type, size_t size);
+
+/* Makes obj immortal: never freed, and incref/decref on it no longer count
+ * (and cost no atomic traffic). Its slots are never released. Meant for
+ * interned constants and singletons (None, True, small integers). The
+ * caller must hold a reference. Returns 0, or EINVAL for NULL. */
+int rcgc_immortalize(void *obj);
+
+/* 1 if obj is immortal, else 0. */
+int rcgc_is_immortal(const void *obj);
+
+/* The type obj was allocated with. */
+const rcgc_type *rcgc_type_of(const void *obj);
+
+/* ===================================================================== */
+/* Reference counts and slots                                            */
+/* ===================================================================== */
+
+/* The inline fast paths are in <rcgc/inline.h> (included below):
+ *
+ * void  rcgc_incref(void *obj);   obj may be NULL: then nothing.
+ * void  rcgc_decref(void *obj);   obj may be NULL: then nothing. The last
+ *                                 reference kills obj (see rcgc_alloc).
+ * void  rcgc_store(void *obj, void **slot, void *value);
+ *       The write barrier and the only way to write a slot of a managed
+ *       object after rcgc_alloc returned: takes a new reference to value
+ *       (may be NULL), atomically replaces the slot's old value and
+ *       releases the reference the slot held. `slot` lies inside obj.
+ * void *rcgc_load(void *const *slot);
+ *       Reads a slot (acquire) and returns a borrowed reference; take one
+ *       with rcgc_incref while the container is still held.
+ * void  rcgc_safepoint(void);     A load and a branch when nothing is asked.
+ *
+ * Counts are biased: the allocating thread counts with plain loads and
+ * stores, every other thread on an atomic shared count
+ * (docs/design/refcount.md). */
+
+/* ===================================================================== */
+/* Threads and safepoints                                                */
+/* ===================================================================== */
+
+/* Attaches the calling thread. 0, or an error code: EINVAL when rcgc is not
+ * initialised, EBUSY when the thread is already attached (attaching twice is
+ * an error; the thread stays attached), ENOMEM. A thread that exits while
+ * attached is detached automatically. */
+int rcgc_thread_attach(void);
+
+/* Detaches the calling thread (a safepoint). The objects it still owns stay
+ * fully usable by the other threads: nothing is leaked and nothing freed
+ * early; a thread attaching later may adopt them. Detaching an unattached
+ * thread is misuse (aborts with api checks on, else does nothing). */
+void rcgc_thread_detach(void);
+
+/* 1 if the calling thread is attached, else 0. */
+int rcgc_thread_is_attached(void);
+
+/* Around calls that may block: from begin to end the thread counts as
+ * stopped, never delays a stop-the-world pause, and must not touch managed
+ * objects. begin is a safepoint; end waits while the world is stopped.
+ * Calls do not nest: end without begin, or begin twice, is misuse. */
+void rcgc_blocking_begin(void);
+void rcgc_blocking_end(void);
+
+/* ===================================================================== */
+/* Lifecycle, collection and statistics                                  */
+/* ===================================================================== */
+
+/* Tunables. Always initialise with rcgc_config_init, which sets `size` and
+ * the defaults, then change fields; rcgc_init reads only the first `size`
+ * bytes, so programs built against an older header keep working. Every
+ * field has an RCGC_* environment variable, applied by rcgc_init(NULL)
+ * (docs/configuration.md). */
+typedef struct rcgc_config {
+    size_t size;   /* sizeof(rcgc_config), set by rcgc_config_init */
+    /* API checks (misuse aborts naming the call and the object's type):
+     * 0 off, 1 on (default; cheap, slow paths only), 2 also internal
+     * consistency checks. RCGC_CHECKS. */
+    int checks;
+} rcgc_config;
+
+/* Fills *config with the defaults (no environment applied). */
+void rcgc_config_init(rcgc_config *config);
+
+/* Initialises the library. config NULL: defaults, adjusted by RCGC_*
+ * environment variables. Returns 0, EALREADY when already initialised,
+ * EINVAL for a bad config (size too small, a value out of range). Does not
+ * attach the calling thread. */
+int rcgc_init(const rcgc_config *config);
+
+/* Shuts the library down: detaches the calling thread, drains every merge
+ * queue and frees what reached zero, then releases the library's own
+ * memory. No other thread may be attached (misuse otherwise: aborts with
+ * api checks on). Objects still alive are left to the process (not freed).
+ * rcgc_init may be called again afterwards. */
+void rcgc_shutdown(void);
+
+/* Collects and waits; returns how many objects it freed. The calling thread
+ * must be attached. generation 0: drains the calling thread's merge queue
+ * and frees what reached zero. 1 and 2: the same for every thread, under a
+ * brief stop-the-world pause (threads in blocking regions are handled for
+ * them), then frees what died outside the pause. In this release objects
+ * die only by count (cycle collection comes with the generations).
+ * Any other generation: returns 0 with errno == EINVAL. */
+size_t rcgc_collect(int generation);
+
+typedef struct rcgc_gen_stats {
+    uint64_t collections;  /* collections of this generation */
+    uint64_t examined;     /* objects examined by them */
+    uint64_t freed;        /* objects they freed */
+} rcgc_gen_stats;
+
+/* Statistics. Set `size` to sizeof(rcgc_stats) before calling
+ * rcgc_get_stats; it fills min(size, its own size) bytes, so the struct can
+ * grow. Reading statistics never triggers or delays a collection. */
+typedef struct rcgc_stats {
+    size_t size;
+    uint64_t live_objects;       /* allocated and not yet freed */
+    uint64_t live_bytes;         /* payload bytes of those */
+    uint64_t allocated_objects;  /* since rcgc_init */
+    uint64_t freed_objects;      /* since rcgc_init */
+    uint64_t finalized;          /* finalize calls */
+    uint64_t merges;             /* objects whose counts were merged */
+    uint64_t queued;             /* objects handed to an owner's queue */
+    uint64_t pauses;             /* stop-the-world pauses */
+    uint64_t pause_total_ns;
+    uint64_t pause_max_ns;
+    uint64_t threads_attached;   /* now */
+    uint64_t heaps;              /* thread heaps ever made (reused ones count once) */
+    rcgc_gen_stats gen[3];
+} rcgc_stats;
+
+void rcgc_get_stats(rcgc_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include <rcgc/inline.h>
+
+#endif /* RCGC_H */

@@ -1,0 +1,176 @@
+/* rcgc/inline.h: the object header and the inline fast paths.
+ *
+ * Purpose: incref, decref, store, load and the safepoint poll are called
+ * millions of times a second by a language runtime, so their common case
+ * lives here, inline, with no function call: the owner thread's counts are a
+ * plain increment or decrement, the safepoint poll is one thread-local load
+ * and a branch. Everything uncommon goes to an out-of-line `rcgc__*` slow
+ * path in the library.
+ *
+ * Nothing in this file is part of the public API: the names starting with
+ * `rcgc__` (two underscores) may change in any release. Include <rcgc.h>,
+ * never this file directly.
+ *
+ * Design: docs/design/objects.md (header layout), docs/design/refcount.md
+ * (biased counting), docs/design/safepoints.md (the poll).
+ */
+#ifndef RCGC_INLINE_H
+#define RCGC_INLINE_H
+
+#ifndef RCGC_H
+#error "include <rcgc.h>, not <rcgc/inline.h>"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define RCGC__LIKELY(x) __builtin_expect(!!(x), 1)
+#define RCGC__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define RCGC__TLS_IE __attribute__((tls_model("initial-exec")))
+#else
+#error "rcgc needs GCC or Clang (C11 atomics, __atomic builtins, TLS models)"
+#endif
+
+/* Atomicity: the fields marked atomic below are plain integers that are only
+ * ever accessed with the GCC/Clang __atomic builtins (the C11 memory model,
+ * usable from C and C++ alike, which the benchmark harness needs); every such
+ * access states its memory order and why.
+ *
+ * The hidden pre-header, 32 bytes, sitting right before every payload
+ * (docs/design/objects.md, "Header layout"). The payload stays 16-byte
+ * aligned because the header is a multiple of 16. */
+typedef struct rcgc__header {
+    /* Owning heap's id (a thread's heap); 0 once the counts are merged into
+     * `shared` (or the object is immortal). Written by the owner (or by the
+     * holder of the owner's heap lock), read by every thread: relaxed atomic
+     * loads, because a stale value is harmless (see refcount.md, R3). */
+    uint32_t owner;
+    /* The owner's count. Plain integer: only the thread holding the owning
+     * heap's lock reads or writes it (refcount.md, R1). */
+    uint32_t local;
+    /* Shared count times 4, plus RCGC__SHARED_MERGED (bit 1) and
+     * RCGC__SHARED_QUEUED (bit 0). Atomic: every non-owner counts here. */
+    int64_t shared;
+    /* The object's type descriptor. Written once at allocation. */
+    const struct rcgc_type *type;
+    /* Collector bits: magic byte, flags (RCGC__BIT_*), generation. */
+    uint32_t gc_bits;
+    /* Index of the object in its generation's table (cycles, issue 3). */
+    uint32_t gc_index;
+} rcgc__header;
+
+/* `shared` flags (refcount.md). */
+#define RCGC__SHARED_QUEUED 1
+#define RCGC__SHARED_MERGED 2
+#define RCGC__SHARED_ONE 4
+
+/* Per-thread block. `heap_id` is the id the owner field is compared with:
+ * RCGC__NO_HEAP in a thread that is not attached, so an unattached thread
+ * never takes the owner's fast path and its slow path can report misuse.
+ * `pending` is non-zero when the thread has to take the safepoint slow path
+ * (a stop-the-world request, a merge queue to drain, a quiescent state to
+ * report). Set by other threads (relaxed atomic OR through a pointer
+ * published at attach, see safepoints.md S2), cleared by the thread itself.
+ * initial-exec TLS: one %fs-relative load, no __tls_get_addr call; the
+ * library must therefore not be dlopen()ed after start-up by a process that
+ * has exhausted glibc's static TLS reserve (it is tiny: 16 bytes). */
+typedef struct rcgc__tls {
+    uint32_t heap_id;
+    uint32_t pending;
+    struct rcgc__heap *heap;
+} rcgc__tls;
+
+#define RCGC__NO_HEAP UINT32_MAX
+
+extern __thread rcgc__tls rcgc__tls_self RCGC__TLS_IE;
+
+/* Out-of-line slow paths (src/refcount.c, src/safepoint.c). */
+void rcgc__incref_slow(void *obj);
+void rcgc__decref_slow(void *obj);
+void rcgc__local_overflow(void *obj);
+void rcgc__local_zero(void *obj);
+void rcgc__safepoint_slow(void);
+
+static inline rcgc__header *rcgc__hdr(const void *obj)
+{
+    return (rcgc__header *)((char *)(uintptr_t)obj - sizeof(rcgc__header));
+}
+
+/* Owner check. Relaxed: the owner field only changes from the caller's own
+ * id to 0 by the caller itself or by someone holding the caller's heap lock,
+ * which the caller owns while running (refcount.md, R3). */
+static inline int rcgc__is_owner(const rcgc__header *h)
+{
+    return __atomic_load_n(&h->owner, __ATOMIC_RELAXED) ==
+           rcgc__tls_self.heap_id;
+}
+
+static inline void rcgc_incref(void *obj)
+{
+    if (obj == NULL)
+        return;
+    rcgc__header *h = rcgc__hdr(obj);
+    if (RCGC__LIKELY(rcgc__is_owner(h))) {
+        /* Plain increment: owner-only field (refcount.md, R1). Wrapping to
+         * zero means 2^32 references: spill into the shared count. */
+        if (RCGC__UNLIKELY(++h->local == 0))
+            rcgc__local_overflow(obj);
+        return;
+    }
+    rcgc__incref_slow(obj);
+}
+
+static inline void rcgc_decref(void *obj)
+{
+    if (obj == NULL)
+        return;
+    rcgc__header *h = rcgc__hdr(obj);
+    if (RCGC__LIKELY(rcgc__is_owner(h))) {
+        /* An owned object always has local >= 1 (the merge at zero gives up
+         * ownership), so this cannot wrap (refcount.md, R2). */
+        if (RCGC__UNLIKELY(--h->local == 0))
+            rcgc__local_zero(obj);
+        return;
+    }
+    rcgc__decref_slow(obj);
+}
+
+static inline void *rcgc_load(void *const *slot)
+{
+    /* Acquire: pairs with the release in rcgc_store, so the loaded object's
+     * initialised payload is visible to the reader (objects.md, O4). */
+    return __atomic_load_n((void *const *)slot, __ATOMIC_ACQUIRE);
+}
+
+static inline void rcgc_store(void *obj, void **slot, void *value)
+{
+    (void)obj; /* the container; the generational barrier of issue 3 uses it */
+    rcgc_incref(value);
+    /* Exchange, release: two threads storing into one slot each release
+     * exactly the value they replaced (no double decref), and a thread that
+     * loads `value` from the slot with acquire sees its initialised payload.
+     * The slot is a plain `void *` in the contract, hence the __atomic
+     * builtin rather than a C11 _Atomic object (objects.md, O4). */
+    void *old = __atomic_exchange_n(slot, value, __ATOMIC_RELEASE);
+    rcgc_decref(old);
+}
+
+static inline void rcgc_safepoint(void)
+{
+    /* Relaxed: the poll only has to notice the request eventually; the slow
+     * path synchronises through the world lock (safepoints.md, S2). */
+    if (RCGC__UNLIKELY(__atomic_load_n(&rcgc__tls_self.pending,
+                                       __ATOMIC_RELAXED) != 0))
+        rcgc__safepoint_slow();
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RCGC_INLINE_H */

@@ -1,0 +1,199 @@
+/* internal.h: structures and functions shared by the library's sources.
+ *
+ * Purpose: one place that says what a heap (the per-thread state), the
+ * world (the set of heaps and the stop-the-world machinery) and the header
+ * bits are, so each source file can stay about one concept.
+ *
+ * Locks, from outermost to innermost (never taken in the other order):
+ *   world.pause_lock   one stop-the-world pause at a time
+ *   world.lock         the heap list, statuses, the handshake counters
+ *   heap->own_lock     a heap's private state (local counts, merge queue
+ *                      processing, dead list); held by the owner while it
+ *                      runs, by others only for bounded work that runs no
+ *                      user code (docs/design/refcount.md, R5)
+ *   heap->qlock        the merge queue's array
+ */
+#ifndef RCGC_INTERNAL_H
+#define RCGC_INTERNAL_H
+
+#include "rcgc.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define RCGC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RCGC_TSAN 1
+#endif
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Header bits (docs/design/objects.md, "Header layout")              */
+/* ------------------------------------------------------------------ */
+
+#define RCGC_BIT_TRACKED 0x04u    /* type has traverse */
+#define RCGC_BIT_FINALIZED 0x08u  /* finalize has run for this object */
+#define RCGC_BIT_IMMORTAL 0x10u   /* never freed, counts ignored */
+#define RCGC_MAGIC_SHIFT 24
+#define RCGC_MAGIC_LIVE 0xA7u
+#define RCGC_MAGIC_DEAD 0xDEu
+
+static inline void *rcgc_payload(rcgc__header *h)
+{
+    return (char *)h + sizeof(rcgc__header);
+}
+
+/* Count part of a `shared` word (the low two bits are flags). */
+static inline int64_t rcgc_shared_count(int64_t v)
+{
+    return (v - (v & 3)) / RCGC__SHARED_ONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Heaps                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Heap status (docs/design/safepoints.md, "States"). */
+enum {
+    RCGC_DETACHED = 0, /* no thread; own_lock free */
+    RCGC_RUNNING,      /* owner runs mutator code, holds own_lock */
+    RCGC_BLOCKED,      /* owner in a blocking region; own_lock free */
+    RCGC_SUSPENDED,    /* was BLOCKED when a pause began: may not leave */
+    RCGC_PARKED,       /* acknowledged a pause at a safepoint */
+};
+
+/* `pending` bits in the owner's TLS block. */
+#define RCGC_PENDING_PAUSE 0x1u
+#define RCGC_PENDING_MERGE 0x2u
+#define RCGC_PENDING_QS 0x4u
+
+/* Per-heap statistics. Single writer (the thread running on the heap, or
+ * the holder of its own_lock), many readers (rcgc_get_stats): relaxed
+ * atomic loads and stores, since a counter read slightly late is fine. */
+typedef struct rcgc_heap_stats {
+    _Atomic uint64_t allocated;
+    _Atomic uint64_t alloc_bytes;
+    _Atomic uint64_t freed;
+    _Atomic uint64_t freed_bytes;
+    _Atomic uint64_t finalized;
+    _Atomic uint64_t merges;
+    _Atomic uint64_t queued;
+} rcgc_heap_stats;
+
+typedef struct rcgc__heap {
+    uint32_t id;                  /* never changes; index in the heap table */
+    _Atomic int status;           /* RCGC_DETACHED .. RCGC_PARKED */
+    pthread_mutex_t own_lock;     /* see the lock order above */
+
+    /* Merge queue (refcount.md, R4): objects whose shared count went
+     * negative. Filled by any thread under qlock; drained under own_lock. */
+    pthread_mutex_t qlock;
+    rcgc__header **q;
+    size_t qn, qcap;
+    _Atomic size_t qlen;          /* == qn, readable without qlock */
+
+    /* The owner thread's pending word, NULL while detached. Set at attach
+     * and cleared at detach under world.lock. */
+    uint32_t *_Atomic pending;
+
+    /* Handshake (under world.lock). */
+    bool needs_ack;               /* a pause waits for this heap's ack */
+    bool wants_in;                /* owner waits to leave SUSPENDED */
+
+    /* Owner-thread-only state. */
+    bool in_blocking;             /* between blocking_begin and _end */
+    bool in_dealloc;              /* the dealloc loop is running */
+    rcgc__header *dead;           /* objects to deallocate (linked through
+                                     their `shared` word, objects.md O6) */
+
+    rcgc_heap_stats stats;
+
+    struct rcgc__heap *next_all;  /* every heap (world.lock) */
+    struct rcgc__heap *next_free; /* abandoned heaps to adopt (world.lock) */
+} rcgc__heap;
+
+/* ------------------------------------------------------------------ */
+/* The world                                                           */
+/* ------------------------------------------------------------------ */
+
+#define RCGC_HEAP_CHUNK 1024u
+#define RCGC_HEAP_CHUNKS 1024u
+
+typedef struct rcgc__world {
+    _Atomic int initialized;
+    rcgc_config config;
+
+    pthread_mutex_t pause_lock;
+    pthread_mutex_t lock;
+    pthread_cond_t acked;         /* a heap acknowledged a pause */
+    pthread_cond_t resumed;       /* a pause ended */
+    _Atomic int pause_active;
+    int waiting;                  /* heaps whose ack the pause waits for */
+    uint64_t pause_start_ns;
+
+    rcgc__heap *heaps;            /* all heaps, newest first */
+    rcgc__heap *free_heaps;       /* detached heaps to adopt */
+    uint32_t nheaps;              /* ids handed out; ids are 1..nheaps */
+    _Atomic uint32_t attached;
+
+    /* id -> heap. Chunks are published with release and read with acquire
+     * (objects.md, O5); entries never change once set. */
+    rcgc__heap **_Atomic chunks[RCGC_HEAP_CHUNKS];
+
+    pthread_key_t key;            /* auto-detach at thread exit */
+
+    /* Pause statistics (under world.lock). */
+    uint64_t pauses, pause_total_ns, pause_max_ns;
+    /* Collection statistics (under world.lock). */
+    rcgc_gen_stats gen[3];
+} rcgc__world;
+
+extern rcgc__world rcgc_world;
+
+/* ------------------------------------------------------------------ */
+/* Functions shared between sources                                    */
+/* ------------------------------------------------------------------ */
+
+/* checks.c */
+_Noreturn void rcgc_fatal(const char *call, const void *obj, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void rcgc_check_object(const char *call, const void *obj);
+rcgc__heap *rcgc_require_attached(const char *call, const void *obj);
+static inline bool rcgc_api_checks(void)
+{
+    return rcgc_world.config.checks >= 1;
+}
+
+/* objects.c */
+void rcgc_object_died(rcgc__heap *heap, rcgc__header *h);
+size_t rcgc_dealloc_list(rcgc__heap *heap, rcgc__header *list);
+uint64_t rcgc_now_ns(void);
+
+/* refcount.c */
+size_t rcgc_heap_drain(rcgc__heap *heap, rcgc__header **dead);
+size_t rcgc_drain_self(void);
+
+/* threads.c */
+rcgc__heap *rcgc_heap_by_id(uint32_t id);
+void rcgc_heap_set_pending(rcgc__heap *heap, uint32_t bits);
+void rcgc_threads_shutdown(void);
+
+/* safepoint.c */
+void rcgc_pause_begin(void);
+void rcgc_pause_end(void);
+void rcgc_leave_running(rcgc__heap *heap, int new_status);
+void rcgc_enter_running(rcgc__heap *heap);
+void rcgc_grace_period(void);
+void rcgc_qs_online(void);
+void rcgc_qs_offline(void);
+void rcgc_qs_register(void);
+void rcgc_qs_unregister(void);
+
+/* stats.c */
+void rcgc_stat_add(_Atomic uint64_t *counter, uint64_t n);
+
+#endif /* RCGC_INTERNAL_H */

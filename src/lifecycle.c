@@ -1,0 +1,182 @@
+/* lifecycle.c: rcgc_init, rcgc_shutdown, configuration and rcgc_collect.
+ *
+ * Purpose: the library's global state (the world) is created here, from a
+ * config whose defaults RCGC_* environment variables adjust, and torn down
+ * here. rcgc_collect is the explicit collection entry point.
+ *
+ * Design: docs/design/safepoints.md (S6, pauses) and refcount.md (R5).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+rcgc__world rcgc_world = {
+    .pause_lock = PTHREAD_MUTEX_INITIALIZER,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .acked = PTHREAD_COND_INITIALIZER,
+    .resumed = PTHREAD_COND_INITIALIZER,
+};
+
+int rcgc_threads_init(void);
+
+/* ==================================================================== */
+/* Configuration                                                         */
+/* ==================================================================== */
+
+void rcgc_config_init(rcgc_config *config)
+{
+    if (config == NULL)
+        return;
+    memset(config, 0, sizeof *config);
+    config->size = sizeof *config;
+    config->checks = 1;
+}
+
+/* Reads an integer environment variable within [lo, hi]. Returns 0 when
+ * unset, 1 when set and valid, -1 when set and invalid. */
+static int env_int(const char *name, long lo, long hi, int *out)
+{
+    const char *s = getenv(name);
+    if (s == NULL || *s == '\0')
+        return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 1;
+}
+
+static int config_from_env(rcgc_config *c)
+{
+    if (env_int("RCGC_CHECKS", 0, 2, &c->checks) < 0)
+        return EINVAL;
+    return 0;
+}
+
+static int config_valid(const rcgc_config *c)
+{
+    return c->checks >= 0 && c->checks <= 2;
+}
+
+/* ==================================================================== */
+/* Init and shutdown                                                     */
+/* ==================================================================== */
+
+int rcgc_init(const rcgc_config *config)
+{
+    rcgc_config c;
+    rcgc_config_init(&c);
+    if (config != NULL) {
+        if (config->size < sizeof(size_t) + sizeof(int))
+            return EINVAL;
+        memcpy(&c, config, config->size < sizeof c ? config->size : sizeof c);
+        c.size = sizeof c;
+    } else if (config_from_env(&c) != 0) {
+        return EINVAL;
+    }
+    if (!config_valid(&c))
+        return EINVAL;
+    pthread_mutex_lock(&rcgc_world.lock);
+    if (atomic_load_explicit(&rcgc_world.initialized, memory_order_relaxed)) {
+        pthread_mutex_unlock(&rcgc_world.lock);
+        return EALREADY;
+    }
+    int rc = rcgc_threads_init();
+    if (rc != 0) {
+        pthread_mutex_unlock(&rcgc_world.lock);
+        return rc;
+    }
+    rcgc_world.config = c;
+    rcgc_world.pauses = rcgc_world.pause_total_ns = rcgc_world.pause_max_ns = 0;
+    memset(rcgc_world.gen, 0, sizeof rcgc_world.gen);
+    /* Release: a thread that sees initialized (acquire) sees the config. */
+    atomic_store_explicit(&rcgc_world.initialized, 1, memory_order_release);
+    pthread_mutex_unlock(&rcgc_world.lock);
+    return 0;
+}
+
+void rcgc_shutdown(void)
+{
+    if (!atomic_load_explicit(&rcgc_world.initialized, memory_order_acquire))
+        return;
+    if (rcgc__tls_self.heap == NULL && rcgc_thread_attach() != 0)
+        rcgc_fatal("rcgc_shutdown", NULL, "cannot attach the calling thread");
+    if (atomic_load_explicit(&rcgc_world.attached, memory_order_relaxed) != 1)
+        rcgc_fatal("rcgc_shutdown", NULL,
+                   "other threads are still attached (detach them first)");
+    /* Drain every heap until no queue has entries: freeing can queue more
+     * (a dying object releasing slots owned by a detached heap). */
+    rcgc__heap *self = rcgc__tls_self.heap;
+    for (bool again = true; again;) {
+        again = false;
+        pthread_mutex_lock(&rcgc_world.lock);
+        rcgc__header *dead = NULL;
+        for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
+            if (h == self || atomic_load_explicit(&h->qlen, memory_order_relaxed) == 0)
+                continue;
+            pthread_mutex_lock(&h->own_lock);
+            rcgc_heap_drain(h, &dead);
+            pthread_mutex_unlock(&h->own_lock);
+            again = true;
+        }
+        pthread_mutex_unlock(&rcgc_world.lock);
+        rcgc_dealloc_list(self, dead);
+        if (rcgc_drain_self() != 0)
+            again = true;
+    }
+    rcgc_thread_detach();
+    pthread_mutex_lock(&rcgc_world.lock);
+    atomic_store_explicit(&rcgc_world.initialized, 0, memory_order_relaxed);
+    rcgc_threads_shutdown();
+    pthread_mutex_unlock(&rcgc_world.lock);
+}
+
+/* ==================================================================== */
+/* Explicit collection                                                   */
+/* ==================================================================== */
+
+static void record(int generation, uint64_t examined, uint64_t freed)
+{
+    pthread_mutex_lock(&rcgc_world.lock);
+    rcgc_world.gen[generation].collections++;
+    rcgc_world.gen[generation].examined += examined;
+    rcgc_world.gen[generation].freed += freed;
+    pthread_mutex_unlock(&rcgc_world.lock);
+}
+
+size_t rcgc_collect(int generation)
+{
+    rcgc__heap *self = rcgc_require_attached("rcgc_collect", NULL);
+    if (self == NULL || generation < 0 || generation > 2) {
+        errno = EINVAL;
+        return 0;
+    }
+    size_t examined = atomic_load_explicit(&self->qlen, memory_order_relaxed);
+    size_t freed = rcgc_drain_self();
+    if (generation > 0) {
+        /* Merge every other heap's queue in a pause: the owners are
+         * stopped, so their own_locks are free and their local counts
+         * quiet (R5). Free what died after the world resumed, so that
+         * finalizers never run inside a pause. */
+        rcgc__header *dead = NULL;
+        rcgc_pause_begin();
+        pthread_mutex_lock(&rcgc_world.lock);
+        for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
+            if (h == self || atomic_load_explicit(&h->qlen, memory_order_relaxed) == 0)
+                continue;
+            pthread_mutex_lock(&h->own_lock);
+            examined += rcgc_heap_drain(h, &dead);
+            pthread_mutex_unlock(&h->own_lock);
+        }
+        pthread_mutex_unlock(&rcgc_world.lock);
+        rcgc_pause_end();
+        freed += rcgc_dealloc_list(self, dead);
+        freed += rcgc_drain_self();
+    }
+    record(generation, examined, freed);
+    return freed;
+}

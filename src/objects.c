@@ -1,0 +1,192 @@
+/* objects.c: allocation and death of managed objects.
+ *
+ * Purpose: rcgc_alloc builds the hidden header in front of a zeroed
+ * payload; rcgc_object_died takes an object whose count reached zero
+ * through finalize, destroy, the release of its slots and free, with an
+ * explicit worklist instead of recursion so that dropping the head of a
+ * ten-million-node chain uses constant C stack.
+ *
+ * Design: docs/design/objects.md (O1..O7 are cited below).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <time.h>
+
+uint64_t rcgc_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ==================================================================== */
+/* Allocation                                                            */
+/* ==================================================================== */
+
+void *rcgc_alloc(const rcgc_type *type, size_t size)
+{
+    rcgc__heap *heap = rcgc_require_attached("rcgc_alloc", NULL);
+    if (heap == NULL) {
+        errno = EPERM;
+        return NULL;
+    }
+    if (type == NULL || type->name == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    rcgc_safepoint();
+    if (size > SIZE_MAX - sizeof(rcgc__header) - 64) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* O1: header and payload in one block; calloc zeroes the payload and
+     * glibc serves small blocks from a per-thread cache (no global lock). */
+    rcgc__header *h = calloc(1, sizeof(rcgc__header) + size);
+    if (h == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    h->owner = heap->id;
+    h->local = 1;
+    h->shared = 0;
+    h->type = type;
+    h->gc_bits = (RCGC_MAGIC_LIVE << RCGC_MAGIC_SHIFT) |
+                 (type->traverse != NULL ? RCGC_BIT_TRACKED : 0u);
+    h->gc_index = 0;
+    /* No fence needed to publish the header: the object only reaches
+     * another thread through a release (rcgc_store, a queue, a lock) that
+     * the receiver pairs with an acquire (O4). */
+    rcgc_stat_add(&heap->stats.allocated, 1);
+    rcgc_stat_add(&heap->stats.alloc_bytes, malloc_usable_size(h));
+    return rcgc_payload(h);
+}
+
+const rcgc_type *rcgc_type_of(const void *obj)
+{
+    rcgc_check_object("rcgc_type_of", obj);
+    return rcgc__hdr(obj)->type;
+}
+
+int rcgc_immortalize(void *obj)
+{
+    if (obj == NULL)
+        return EINVAL;
+    rcgc_check_object("rcgc_immortalize", obj);
+    rcgc__header *h = rcgc__hdr(obj);
+    /* Relaxed OR: immortality only has to be seen by slow paths, which
+     * re-read the bit; a count change that races with it is harmless
+     * because an immortal object is never freed (refcount.md, R7). */
+    __atomic_fetch_or(&h->gc_bits, RCGC_BIT_IMMORTAL, __ATOMIC_RELAXED);
+    /* Release: a thread that sees owner 0 (and so takes the slow path)
+     * also sees the immortal bit set just before. */
+    __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int rcgc_is_immortal(const void *obj)
+{
+    if (obj == NULL)
+        return 0;
+    /* Relaxed: a snapshot of a bit that never clears. */
+    return (__atomic_load_n(&rcgc__hdr(obj)->gc_bits, __ATOMIC_RELAXED) &
+            RCGC_BIT_IMMORTAL) != 0;
+}
+
+/* ==================================================================== */
+/* Death by count                                                        */
+/* ==================================================================== */
+
+/* O6: a dead object's `shared` word is free for reuse (no reference to the
+ * object exists, so no thread touches its counts): it links the heap's
+ * dead list. */
+static void dead_push(rcgc__heap *heap, rcgc__header *h)
+{
+    h->shared = (int64_t)(intptr_t)heap->dead;
+    heap->dead = h;
+}
+
+static rcgc__header *dead_pop(rcgc__heap *heap)
+{
+    rcgc__header *h = heap->dead;
+    if (h != NULL)
+        heap->dead = (rcgc__header *)(intptr_t)h->shared;
+    return h;
+}
+
+static void release_slot(void **slot, void *ctx)
+{
+    (void)ctx;
+    void *v = *slot;
+    *slot = NULL;
+    /* A decref that kills v lands on this heap's dead list, since the
+     * dealloc loop is running (O7): no recursion. */
+    rcgc_decref(v);
+}
+
+/* Runs the dealloc loop on `heap` (the calling thread's) until its dead
+ * list is empty. Returns the number of objects freed. */
+static size_t dealloc_loop(rcgc__heap *heap)
+{
+    size_t freed = 0;
+    if (heap->in_dealloc)
+        return 0; /* the outer loop will get to it (O7) */
+    heap->in_dealloc = true;
+    rcgc__header *h;
+    while ((h = dead_pop(heap)) != NULL) {
+        const rcgc_type *type = h->type;
+        void *obj = rcgc_payload(h);
+        /* Relaxed: only this thread touches a dead object's bits. */
+        uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
+        if (type->finalize != NULL && !(bits & RCGC_BIT_FINALIZED)) {
+            /* O3: finalize once per object, with the object alive again and
+             * owned by this thread holding one reference; dropping that
+             * reference afterwards either kills it for good (FINALIZED is
+             * set, so no second finalize) or leaves it resurrected. */
+            __atomic_fetch_or(&h->gc_bits, RCGC_BIT_FINALIZED, __ATOMIC_RELAXED);
+            h->local = 1;
+            /* Relaxed: nobody else can see the object until finalize
+             * publishes it, and that publication is a release. */
+            __atomic_store_n(&h->shared, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&h->owner, heap->id, __ATOMIC_RELAXED);
+            rcgc_stat_add(&heap->stats.finalized, 1);
+            type->finalize(obj);
+            rcgc_decref(obj);
+            continue;
+        }
+        if (type->destroy != NULL)
+            type->destroy(obj);
+        if (type->traverse != NULL)
+            type->traverse(obj, release_slot, NULL);
+        rcgc_stat_add(&heap->stats.freed, 1);
+        rcgc_stat_add(&heap->stats.freed_bytes, malloc_usable_size(h));
+        /* Poison the magic so a use after death is caught by the api
+         * checks while the memory is not yet reused (best effort; the ASan
+         * build catches every case). */
+        __atomic_store_n(&h->gc_bits, RCGC_MAGIC_DEAD << RCGC_MAGIC_SHIFT,
+                         __ATOMIC_RELAXED);
+        free(h);
+        freed++;
+    }
+    heap->in_dealloc = false;
+    return freed;
+}
+
+void rcgc_object_died(rcgc__heap *heap, rcgc__header *h)
+{
+    dead_push(heap, h);
+    dealloc_loop(heap);
+}
+
+size_t rcgc_dealloc_list(rcgc__heap *heap, rcgc__header *list)
+{
+    /* `list` is linked like the dead list; splice it in front. */
+    while (list != NULL) {
+        rcgc__header *next = (rcgc__header *)(intptr_t)list->shared;
+        dead_push(heap, list);
+        list = next;
+    }
+    return dealloc_loop(heap);
+}

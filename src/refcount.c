@@ -1,0 +1,286 @@
+/* refcount.c: biased reference counting, the slow paths.
+ *
+ * Purpose: the owner's incref/decref are inline (rcgc/inline.h). Here is
+ * everything else: non-owner counting on the atomic shared count, the merge
+ * of an object's two counts when its owner's count reaches zero, the merge
+ * queue through which non-owners hand an object back to its owner when their
+ * decrement would take the shared count below zero, and the draining of that
+ * queue by the owner, or for it when it is blocked or gone.
+ *
+ * Design: docs/design/refcount.md. The invariants R1..R8 are cited below.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+/* ==================================================================== */
+/* Merging                                                               */
+/* ==================================================================== */
+
+/* R2: the owner's count reached zero. Give up ownership by merging: set
+ * MERGED in the shared word (the shared count then is the whole count) and
+ * clear the owner field; if the shared count is zero too the object is
+ * dead, unless it sits in a merge queue (QUEUED), in which case the queue's
+ * processing frees it (R6). */
+void rcgc__local_zero(void *obj)
+{
+    rcgc__header *h = rcgc__hdr(obj);
+    rcgc__heap *heap = rcgc__tls_self.heap;
+    /* Acquire: if we see other threads' decrements (release) we must also
+     * see their writes to the object before we free it. */
+    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (v == 0) {
+            /* No shared references, no queue entry: dead. No other thread
+             * holds a reference, so no other thread can change `shared`
+             * from here on (R6). */
+            rcgc_object_died(heap, h);
+            return;
+        }
+        if (rcgc_shared_count(v) < 0)
+            rcgc_fatal("rcgc_decref", obj,
+                       "reference count below zero (more decrefs than increfs)");
+        int64_t nv = v | RCGC__SHARED_MERGED;
+        /* acq_rel: release publishes our writes to whoever frees the
+         * object later on the merged path; acquire as above. */
+        if (__atomic_compare_exchange_n(&h->shared, &v, nv, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            break;
+    }
+    /* Release: a non-owner that reads owner == 0 then re-reads `shared`
+     * and must see MERGED (R3). */
+    __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
+    rcgc_stat_add(&heap->stats.merges, 1);
+    /* If the shared count was zero with QUEUED set, the entry in our queue
+     * frees it when processed (R6). */
+}
+
+/* The owner's count wrapped past 2^32 - 1: move the 2^32 references it
+ * stood for into the shared count and give up ownership (R2). */
+void rcgc__local_overflow(void *obj)
+{
+    rcgc__header *h = rcgc__hdr(obj);
+    const int64_t add = ((int64_t)1 << 32) * RCGC__SHARED_ONE;
+    /* acq_rel, as in rcgc__local_zero. */
+    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&h->shared, &v,
+                                        (v + add) | RCGC__SHARED_MERGED, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+    }
+    h->local = 0;
+    /* Release, as in rcgc__local_zero (R3). */
+    __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
+}
+
+/* Processes one queue entry of `heap`, whose own_lock the caller holds.
+ * Appends the object to *dead when it died. Returns 1 when it merged. */
+static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
+{
+    /* Acquire: see every write made by the threads whose decrements (all
+     * release) we observe, before possibly freeing. */
+    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+    for (;;) {
+        int64_t nv;
+        bool merging = !(v & RCGC__SHARED_MERGED);
+        if (merging) {
+            /* R1: local belongs to `heap`, whose own_lock we hold. */
+            int64_t total = (int64_t)h->local + rcgc_shared_count(v);
+            if (total < 0)
+                rcgc_fatal("rcgc_decref", rcgc_payload(h),
+                           "reference count below zero (more decrefs than increfs)");
+            nv = total * RCGC__SHARED_ONE | RCGC__SHARED_MERGED;
+        } else {
+            nv = v & ~(int64_t)RCGC__SHARED_QUEUED;
+        }
+        /* acq_rel: pairs with concurrent non-owner CASes on the same word. */
+        if (!__atomic_compare_exchange_n(&h->shared, &v, nv, false,
+                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            continue;
+        if (merging) {
+            h->local = 0;
+            /* Release: as in rcgc__local_zero (R3). */
+            __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
+        }
+        if (nv == RCGC__SHARED_MERGED) {
+            /* Count zero, entry gone: dead (R6). */
+            h->shared = (int64_t)(intptr_t)*dead;
+            *dead = h;
+        }
+        (void)heap;
+        return merging;
+    }
+}
+
+/* Takes every entry out of heap's queue and merges it. The caller holds
+ * heap->own_lock. Dead objects are chained on *dead (through `shared`); the
+ * caller frees them after releasing any foreign heap lock (R5). Returns the
+ * number of entries processed. */
+size_t rcgc_heap_drain(rcgc__heap *heap, rcgc__header **dead)
+{
+    pthread_mutex_lock(&heap->qlock);
+    rcgc__header **q = heap->q;
+    size_t n = heap->qn;
+    heap->q = NULL;
+    heap->qn = heap->qcap = 0;
+    /* Relaxed: qlen is a hint read outside qlock; qlock orders the array. */
+    atomic_store_explicit(&heap->qlen, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&heap->qlock);
+    size_t merged = 0;
+    for (size_t i = 0; i < n; i++)
+        merged += (size_t)merge_entry(heap, q[i], dead);
+    free(q);
+    if (merged)
+        rcgc_stat_add(&heap->stats.merges, merged);
+    return n;
+}
+
+/* Drains the calling thread's own queue and frees what died. */
+size_t rcgc_drain_self(void)
+{
+    rcgc__heap *heap = rcgc__tls_self.heap;
+    rcgc__header *dead = NULL;
+    if (atomic_load_explicit(&heap->qlen, memory_order_relaxed) == 0)
+        return 0;
+    rcgc_heap_drain(heap, &dead);
+    return rcgc_dealloc_list(heap, dead);
+}
+
+/* ==================================================================== */
+/* The merge queue                                                       */
+/* ==================================================================== */
+
+/* Drains `heap` for its owner, which is blocked or detached (R5). Only
+ * merges under the foreign lock; frees on the calling thread's heap after
+ * releasing it. Loops while entries keep arriving and the owner stays
+ * away, so that no entry is stranded between a drain and an unlock (R5's
+ * "re-check after unlock"). */
+static void drain_for_absent_owner(rcgc__heap *heap)
+{
+    rcgc__heap *self = rcgc__tls_self.heap;
+    for (;;) {
+        /* seq_cst: the store-buffer (Dekker) pattern with the owner's
+         * status change and with an enqueuer's qlen increment (R5). */
+        int st = atomic_load_explicit(&heap->status, memory_order_seq_cst);
+        if (st == RCGC_RUNNING || st == RCGC_PARKED)
+            return; /* the owner will drain at its next safepoint */
+        if (atomic_load_explicit(&heap->qlen, memory_order_seq_cst) == 0)
+            return;
+        if (pthread_mutex_trylock(&heap->own_lock) != 0)
+            return; /* the holder re-checks after unlocking */
+        rcgc__header *dead = NULL;
+        rcgc_heap_drain(heap, &dead);
+        pthread_mutex_unlock(&heap->own_lock);
+        atomic_thread_fence(memory_order_seq_cst);
+        if (dead != NULL)
+            rcgc_dealloc_list(self, dead);
+    }
+}
+
+/* Pushes h onto heap's queue. On allocation failure, falls back to a
+ * stop-the-world pause in which the caller merges the object itself (R4,
+ * "no allocation may fail a decref"). */
+static void queue_push(rcgc__heap *heap, rcgc__header *h)
+{
+    pthread_mutex_lock(&heap->qlock);
+    if (heap->qn == heap->qcap) {
+        size_t cap = heap->qcap ? heap->qcap * 2 : 64;
+        rcgc__header **q = realloc(heap->q, cap * sizeof *q);
+        if (q == NULL) {
+            pthread_mutex_unlock(&heap->qlock);
+            rcgc__header *dead = NULL;
+            rcgc_pause_begin();
+            pthread_mutex_lock(&heap->own_lock);
+            merge_entry(heap, h, &dead);
+            pthread_mutex_unlock(&heap->own_lock);
+            rcgc_pause_end();
+            if (dead != NULL)
+                rcgc_dealloc_list(rcgc__tls_self.heap, dead);
+            return;
+        }
+        heap->q = q;
+        heap->qcap = cap;
+    }
+    heap->q[heap->qn++] = h;
+    /* seq_cst: see drain_for_absent_owner. */
+    atomic_store_explicit(&heap->qlen, heap->qn, memory_order_seq_cst);
+    pthread_mutex_unlock(&heap->qlock);
+    rcgc_stat_add(&rcgc__tls_self.heap->stats.queued, 1);
+    rcgc_heap_set_pending(heap, RCGC_PENDING_MERGE);
+    drain_for_absent_owner(heap);
+}
+
+/* We set QUEUED on h (R4): hand it to its owner. */
+static void enqueue(rcgc__header *h)
+{
+    /* Acquire: pairs with the owner's release store of 0 (R3). */
+    uint32_t id = __atomic_load_n(&h->owner, __ATOMIC_ACQUIRE);
+    if (id != 0) {
+        queue_push(rcgc_heap_by_id(id), h);
+        return;
+    }
+    /* The owner merged after our CAS set QUEUED: the merge kept QUEUED and
+     * left the entry's duty to us. Clear it; free if that was the last
+     * reference (R6). */
+    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+    int64_t nv;
+    do {
+        nv = v & ~(int64_t)RCGC__SHARED_QUEUED;
+    } while (!__atomic_compare_exchange_n(&h->shared, &v, nv, false,
+                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    if (nv == RCGC__SHARED_MERGED)
+        rcgc_object_died(rcgc__tls_self.heap, h);
+}
+
+/* ==================================================================== */
+/* Non-owner counting                                                    */
+/* ==================================================================== */
+
+void rcgc__incref_slow(void *obj)
+{
+    rcgc_require_attached("rcgc_incref", obj);
+    rcgc_check_object("rcgc_incref", obj);
+    rcgc__header *h = rcgc__hdr(obj);
+    /* Relaxed: the immortal bit never clears. */
+    if (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_IMMORTAL)
+        return;
+    /* Relaxed: an increment by a holder of a reference needs no ordering;
+     * the object cannot die meanwhile (R7). */
+    __atomic_fetch_add(&h->shared, RCGC__SHARED_ONE, __ATOMIC_RELAXED);
+}
+
+void rcgc__decref_slow(void *obj)
+{
+    rcgc_require_attached("rcgc_decref", obj);
+    rcgc_check_object("rcgc_decref", obj);
+    rcgc__header *h = rcgc__hdr(obj);
+    if (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_IMMORTAL)
+        return;
+    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
+    for (;;) {
+        int64_t nv = v - RCGC__SHARED_ONE;
+        bool queue = false;
+        if (v & RCGC__SHARED_MERGED) {
+            if (rcgc_shared_count(v) <= 0)
+                rcgc_fatal("rcgc_decref", obj,
+                           "reference count below zero (object already dead?)");
+        } else if (rcgc_shared_count(nv) < 0 && !(v & RCGC__SHARED_QUEUED)) {
+            nv |= RCGC__SHARED_QUEUED;
+            queue = true;
+        }
+        /* Release: our writes to the object happen before whoever frees it
+         * (it acquires). Relaxed on failure: we just retry. */
+        if (!__atomic_compare_exchange_n(&h->shared, &v, nv, false,
+                                         __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+            continue;
+        if (queue) {
+            enqueue(h);
+        } else if (nv == RCGC__SHARED_MERGED) {
+            /* Acquire fence: pairs with every other thread's release
+             * decrement, so their writes happen before the free. */
+            atomic_thread_fence(memory_order_acquire);
+            rcgc_object_died(rcgc__tls_self.heap, h);
+        }
+        return;
+    }
+}

@@ -1,0 +1,306 @@
+/* safepoint.c: stop-the-world pauses, blocking regions and QSBR.
+ *
+ * Purpose: the collector (and rcgc_collect) stops the world briefly to
+ * merge counts and, in later issues, to confirm garbage. Running threads
+ * acknowledge at safepoints; threads in blocking regions are stopped
+ * already and never delay a pause; a thread leaving a blocking region
+ * during a pause waits, and is let in first when the pause ends, so
+ * repeated pauses cannot starve it. liburcu's QSBR rides on the same
+ * states: a quiescent state in each safepoint slow path, offline while
+ * blocked, parked or detached, so later issues can free memory after a
+ * grace period.
+ *
+ * Design: docs/design/safepoints.md (S1..S8 are cited below).
+ */
+#include "internal.h"
+
+#include <sched.h>
+#include <urcu/urcu-qsbr.h>
+
+#ifdef RCGC_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/* ==================================================================== */
+/* QSBR, with the happens-before TSan cannot see (S8)                    */
+/* ==================================================================== */
+
+/* The token address for TSan: every quiescent state releases it, every
+ * completed grace period acquires it (docs/design/safepoints.md, S8, and
+ * shared notes on liburcu under TSan). */
+#ifdef RCGC_TSAN
+static int rcgc_qs_token;
+#endif
+
+static inline void qs_release(void)
+{
+#ifdef RCGC_TSAN
+    __tsan_release(&rcgc_qs_token);
+#endif
+}
+
+void rcgc_qs_register(void)
+{
+    urcu_qsbr_register_thread();
+    rcgc_qs_offline();
+}
+
+void rcgc_qs_unregister(void)
+{
+    qs_release();
+    urcu_qsbr_unregister_thread();
+}
+
+void rcgc_qs_online(void)
+{
+    urcu_qsbr_thread_online();
+}
+
+void rcgc_qs_offline(void)
+{
+    qs_release();
+    urcu_qsbr_thread_offline();
+}
+
+static void qs_quiescent(void)
+{
+    qs_release();
+    urcu_qsbr_quiescent_state();
+}
+
+/* Waits for a grace period: every read-side access that began before the
+ * call has ended when it returns. Asks every running thread to report a
+ * quiescent state at its next poll (S8). The caller must be attached and
+ * running, or unattached; never inside a pause it holds. */
+void rcgc_grace_period(void)
+{
+    pthread_mutex_lock(&rcgc_world.lock);
+    for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all)
+        if (atomic_load_explicit(&h->status, memory_order_relaxed) == RCGC_RUNNING &&
+            h != rcgc__tls_self.heap)
+            rcgc_heap_set_pending(h, RCGC_PENDING_QS);
+    pthread_mutex_unlock(&rcgc_world.lock);
+    /* urcu-qsbr puts a registered caller offline while it waits. */
+    urcu_qsbr_synchronize_rcu();
+#ifdef RCGC_TSAN
+    __tsan_acquire(&rcgc_qs_token);
+#endif
+}
+
+/* ==================================================================== */
+/* Entering and leaving the running state (S3, S4, S5)                   */
+/* ==================================================================== */
+
+/* From BLOCKED (or SUSPENDED) to RUNNING; waits while the world is
+ * stopped. Then takes the heap's own_lock and comes online. */
+void rcgc_enter_running(rcgc__heap *heap)
+{
+    int expected = RCGC_BLOCKED;
+    /* seq_cst: Dekker with the pauser, which sets pause_active and then
+     * reads statuses (S3). */
+    if (!atomic_compare_exchange_strong_explicit(&heap->status, &expected, RCGC_RUNNING,
+                                                 memory_order_seq_cst,
+                                                 memory_order_seq_cst)) {
+        pthread_mutex_lock(&rcgc_world.lock);
+        for (;;) {
+            int s = atomic_load_explicit(&heap->status, memory_order_relaxed);
+            if (s == RCGC_RUNNING)
+                break; /* the pause's end let us in (S5) */
+            if (s == RCGC_BLOCKED && !atomic_load_explicit(&rcgc_world.pause_active,
+                                                           memory_order_relaxed)) {
+                /* Under world.lock no pauser scans concurrently. */
+                atomic_store_explicit(&heap->status, RCGC_RUNNING, memory_order_seq_cst);
+                break;
+            }
+            heap->wants_in = true;
+            pthread_cond_wait(&rcgc_world.resumed, &rcgc_world.lock);
+        }
+        heap->wants_in = false;
+        pthread_mutex_unlock(&rcgc_world.lock);
+    }
+    /* A drainer may hold own_lock for a bounded merge (R5): wait for it. */
+    pthread_mutex_lock(&heap->own_lock);
+    rcgc_qs_online();
+    /* Acknowledge a pause that began after we became RUNNING, drain what
+     * was queued while we were away. */
+    rcgc_safepoint();
+}
+
+/* Acknowledges, if the pause in progress waits for us, that this heap has
+ * stopped in state `st` (PARKED or SUSPENDED). Called with world.lock. */
+static bool ack_locked(rcgc__heap *heap, int st)
+{
+    if (!heap->needs_ack)
+        return false;
+    heap->needs_ack = false;
+    atomic_store_explicit(&heap->status, st, memory_order_seq_cst);
+    if (--rcgc_world.waiting == 0)
+        pthread_cond_signal(&rcgc_world.acked);
+    return true;
+}
+
+/* From RUNNING to BLOCKED: releases own_lock, goes offline, and acks a
+ * pause that was waiting for us (S4). Entries that reach our queue before
+ * the status change is visible are taken back and drained first, so none
+ * is left behind for the time we are away (R5). */
+void rcgc_leave_running(rcgc__heap *heap, int new_status)
+{
+    (void)new_status;
+    for (;;) {
+        rcgc_drain_self();
+        pthread_mutex_unlock(&heap->own_lock);
+        /* seq_cst: Dekker with enqueuers (they store qlen, then read our
+         * status) and with the pauser (it sets pause_active, then reads
+         * our status) (S4, R5). */
+        atomic_store_explicit(&heap->status, RCGC_BLOCKED, memory_order_seq_cst);
+        if (atomic_load_explicit(&heap->qlen, memory_order_seq_cst) == 0)
+            break;
+        /* Queued before our status was visible: back in, drain, retry. */
+        rcgc_enter_running(heap);
+    }
+    rcgc_qs_offline();
+    if (atomic_load_explicit(&rcgc_world.pause_active, memory_order_seq_cst)) {
+        pthread_mutex_lock(&rcgc_world.lock);
+        ack_locked(heap, RCGC_SUSPENDED);
+        pthread_mutex_unlock(&rcgc_world.lock);
+    }
+}
+
+/* ==================================================================== */
+/* The safepoint slow path (S2)                                          */
+/* ==================================================================== */
+
+static void park(rcgc__heap *heap)
+{
+    pthread_mutex_unlock(&heap->own_lock);
+    rcgc_qs_offline();
+    pthread_mutex_lock(&rcgc_world.lock);
+    if (ack_locked(heap, RCGC_PARKED)) {
+        while (atomic_load_explicit(&heap->status, memory_order_relaxed) == RCGC_PARKED)
+            pthread_cond_wait(&rcgc_world.resumed, &rcgc_world.lock);
+    }
+    pthread_mutex_unlock(&rcgc_world.lock);
+    pthread_mutex_lock(&heap->own_lock);
+    rcgc_qs_online();
+}
+
+void rcgc__safepoint_slow(void)
+{
+    rcgc__heap *heap = rcgc__tls_self.heap;
+    if (heap == NULL) {
+        rcgc_require_attached("rcgc_safepoint", NULL);
+        return;
+    }
+    if (heap->in_blocking)
+        return; /* stopped already; the bits wait for rcgc_blocking_end */
+    /* Acquire: whatever the setter wrote before setting the bits (a queue
+     * entry, a pause request) is visible once we see them (S2). */
+    uint32_t bits = __atomic_exchange_n(&rcgc__tls_self.pending, 0, __ATOMIC_ACQUIRE);
+    if (bits & RCGC_PENDING_MERGE)
+        rcgc_drain_self();
+    if (bits & RCGC_PENDING_PAUSE)
+        park(heap);
+    else
+        qs_quiescent();
+}
+
+/* ==================================================================== */
+/* Blocking regions (S4)                                                 */
+/* ==================================================================== */
+
+void rcgc_blocking_begin(void)
+{
+    rcgc__heap *heap = rcgc_require_attached("rcgc_blocking_begin", NULL);
+    if (heap == NULL)
+        return;
+    if (heap->in_blocking)
+        rcgc_fatal("rcgc_blocking_begin", NULL,
+                   "already in a blocking region (calls do not nest)");
+    rcgc_safepoint();
+    heap->in_blocking = true;
+    rcgc_leave_running(heap, RCGC_BLOCKED);
+}
+
+void rcgc_blocking_end(void)
+{
+    rcgc__heap *heap = rcgc__tls_self.heap;
+    if (heap == NULL || !heap->in_blocking)
+        rcgc_fatal("rcgc_blocking_end", NULL,
+                   heap == NULL ? "called from a thread that is not attached"
+                                : "called without rcgc_blocking_begin");
+    heap->in_blocking = false;
+    rcgc_enter_running(heap);
+}
+
+/* ==================================================================== */
+/* Stop the world (S3, S6)                                               */
+/* ==================================================================== */
+
+/* Stops every other attached thread: when it returns, each is PARKED at a
+ * safepoint, SUSPENDED in a blocking region, or DETACHED, and none can
+ * start running until rcgc_pause_end. The caller must be attached and
+ * running; it stays running. One pause at a time: a second caller waits,
+ * counted as stopped meanwhile so it never delays the first (S6). */
+void rcgc_pause_begin(void)
+{
+    rcgc__heap *self = rcgc__tls_self.heap;
+    if (pthread_mutex_trylock(&rcgc_world.pause_lock) != 0) {
+        rcgc_leave_running(self, RCGC_BLOCKED);
+        pthread_mutex_lock(&rcgc_world.pause_lock);
+        rcgc_enter_running(self);
+    }
+    pthread_mutex_lock(&rcgc_world.lock);
+    rcgc_world.pause_start_ns = rcgc_now_ns();
+    /* seq_cst: Dekker with threads changing status outside world.lock
+     * (S3): they store their status, then read pause_active. */
+    atomic_store_explicit(&rcgc_world.pause_active, 1, memory_order_seq_cst);
+    rcgc_world.waiting = 0;
+    for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
+        if (h == self)
+            continue;
+        for (;;) {
+            int s = atomic_load_explicit(&h->status, memory_order_seq_cst);
+            if (s == RCGC_RUNNING) {
+                h->needs_ack = true;
+                rcgc_world.waiting++;
+                rcgc_heap_set_pending(h, RCGC_PENDING_PAUSE);
+                break;
+            }
+            if (s == RCGC_BLOCKED) {
+                if (atomic_compare_exchange_strong_explicit(
+                        &h->status, &s, RCGC_SUSPENDED, memory_order_seq_cst,
+                        memory_order_seq_cst))
+                    break;
+                continue; /* it just became RUNNING: look again */
+            }
+            break; /* DETACHED */
+        }
+    }
+    while (rcgc_world.waiting > 0)
+        pthread_cond_wait(&rcgc_world.acked, &rcgc_world.lock);
+    pthread_mutex_unlock(&rcgc_world.lock);
+}
+
+void rcgc_pause_end(void)
+{
+    pthread_mutex_lock(&rcgc_world.lock);
+    for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
+        int s = atomic_load_explicit(&h->status, memory_order_relaxed);
+        if (s == RCGC_PARKED)
+            atomic_store_explicit(&h->status, RCGC_RUNNING, memory_order_seq_cst);
+        else if (s == RCGC_SUSPENDED)
+            /* S5: a thread waiting to come back is let in now, before any
+             * later pause can suspend it again. */
+            atomic_store_explicit(&h->status, h->wants_in ? RCGC_RUNNING : RCGC_BLOCKED,
+                                  memory_order_seq_cst);
+    }
+    atomic_store_explicit(&rcgc_world.pause_active, 0, memory_order_seq_cst);
+    uint64_t ns = rcgc_now_ns() - rcgc_world.pause_start_ns;
+    rcgc_world.pauses++;
+    rcgc_world.pause_total_ns += ns;
+    if (ns > rcgc_world.pause_max_ns)
+        rcgc_world.pause_max_ns = ns;
+    pthread_cond_broadcast(&rcgc_world.resumed);
+    pthread_mutex_unlock(&rcgc_world.lock);
+    pthread_mutex_unlock(&rcgc_world.pause_lock);
+}

@@ -1,0 +1,60 @@
+/* stats.c: statistics.
+ *
+ * Purpose: rcgc_get_stats sums the per-heap counters (each written by one
+ * thread at a time, read here with relaxed loads) and the world's pause and
+ * collection counters. Reading never triggers or delays a collection: it
+ * takes world.lock only to walk the heap list, and no pause holds that lock
+ * for longer than its scan.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+void rcgc_stat_add(_Atomic uint64_t *counter, uint64_t n)
+{
+    /* Single writer: a relaxed load and store, not a locked add (the
+     * counters sit on the allocation and death paths). */
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static uint64_t get(_Atomic uint64_t *c)
+{
+    /* Relaxed: statistics are a snapshot. */
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+void rcgc_get_stats(rcgc_stats *out)
+{
+    if (out == NULL || out->size == 0)
+        return;
+    size_t want = out->size < sizeof(rcgc_stats) ? out->size : sizeof(rcgc_stats);
+    rcgc_stats s;
+    memset(&s, 0, sizeof s);
+    s.size = want;
+    uint64_t ab = 0, fb = 0;
+    if (atomic_load_explicit(&rcgc_world.initialized, memory_order_acquire)) {
+        pthread_mutex_lock(&rcgc_world.lock);
+        for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
+            s.allocated_objects += get(&h->stats.allocated);
+            s.freed_objects += get(&h->stats.freed);
+            ab += get(&h->stats.alloc_bytes);
+            fb += get(&h->stats.freed_bytes);
+            s.finalized += get(&h->stats.finalized);
+            s.merges += get(&h->stats.merges);
+            s.queued += get(&h->stats.queued);
+        }
+        s.heaps = rcgc_world.nheaps;
+        s.pauses = rcgc_world.pauses;
+        s.pause_total_ns = rcgc_world.pause_total_ns;
+        s.pause_max_ns = rcgc_world.pause_max_ns;
+        memcpy(s.gen, rcgc_world.gen, sizeof s.gen);
+        pthread_mutex_unlock(&rcgc_world.lock);
+        s.threads_attached = atomic_load_explicit(&rcgc_world.attached, memory_order_relaxed);
+    }
+    /* Counters of different heaps are read at slightly different times:
+     * clamp so a free counted before its allocation never shows negative. */
+    s.live_objects = s.allocated_objects > s.freed_objects ? s.allocated_objects - s.freed_objects : 0;
+    s.live_bytes = ab > fb ? ab - fb : 0;
+    memcpy(out, &s, want);
+}
