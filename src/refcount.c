@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 
 /* ==================================================================== */
@@ -27,33 +28,33 @@ void rcgc__local_zero(void *obj)
 {
     rcgc__header *h = rcgc__hdr(obj);
     rcgc__heap *heap = rcgc__tls_self.heap;
-    /* Acquire: if we see other threads' decrements (release) we must also
+    /* Acquire: if we see other threads' decrements (acq_rel) we must also
      * see their writes to the object before we free it. */
     int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+    if (v == 0) {
+        /* No shared references, no queue entry: dead. No other thread
+         * holds a reference, so none can change `shared` any more (R6). */
+        rcgc_object_died(heap, h);
+        return;
+    }
+    /* R3: give up ownership before publishing MERGED. Once MERGED is
+     * visible another thread may drop the count to zero and free the
+     * object, so nothing may touch the header after the CAS. A non-owner
+     * that reads owner == 0 while MERGED is not yet set waits for it.
+     * Release: pairs with that reader's acquire. */
+    __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
     for (;;) {
-        if (v == 0) {
-            /* No shared references, no queue entry: dead. No other thread
-             * holds a reference, so no other thread can change `shared`
-             * from here on (R6). */
-            rcgc_object_died(heap, h);
-            return;
-        }
         if (rcgc_shared_count(v) < 0)
             rcgc_fatal("rcgc_decref", obj,
                        "reference count below zero (more decrefs than increfs)");
-        int64_t nv = v | RCGC__SHARED_MERGED;
-        /* acq_rel: release publishes our writes to whoever frees the
-         * object later on the merged path; acquire as above. */
-        if (__atomic_compare_exchange_n(&h->shared, &v, nv, false,
+        /* acq_rel: release publishes our writes to whoever frees the object
+         * later on the merged path; acquire as above. If the count is zero
+         * here, QUEUED is set and the queue entry frees it (R6). */
+        if (__atomic_compare_exchange_n(&h->shared, &v, v | RCGC__SHARED_MERGED, false,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             break;
     }
-    /* Release: a non-owner that reads owner == 0 then re-reads `shared`
-     * and must see MERGED (R3). */
-    __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
     rcgc_stat_add(&heap->stats.merges, 1);
-    /* If the shared count was zero with QUEUED set, the entry in our queue
-     * frees it when processed (R6). */
 }
 
 /* The owner's count wrapped past 2^32 - 1: move the 2^32 references it
@@ -62,30 +63,39 @@ void rcgc__local_overflow(void *obj)
 {
     rcgc__header *h = rcgc__hdr(obj);
     const int64_t add = ((int64_t)1 << 32) * RCGC__SHARED_ONE;
+    /* R3: clear ownership first (release), then publish MERGED, as in
+     * rcgc__local_zero; the local count is now 0 (it wrapped). */
+    h->local = 0;
+    __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
     /* acq_rel, as in rcgc__local_zero. */
     int64_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
     while (!__atomic_compare_exchange_n(&h->shared, &v,
                                         (v + add) | RCGC__SHARED_MERGED, false,
                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
     }
-    h->local = 0;
-    /* Release, as in rcgc__local_zero (R3). */
-    __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
 }
 
 /* Processes one queue entry of `heap`, whose own_lock the caller holds.
  * Appends the object to *dead when it died. Returns 1 when it merged. */
 static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
 {
+    (void)heap;
     /* Acquire: see every write made by the threads whose decrements (all
-     * release) we observe, before possibly freeing. */
+     * acq_rel) we observe, before possibly freeing. */
     int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+    bool merging = !(v & RCGC__SHARED_MERGED);
+    int64_t local = 0;
+    if (merging) {
+        /* R1: local belongs to `heap`, whose own_lock we hold. R3: clear
+         * ownership before MERGED becomes visible (release). */
+        local = h->local;
+        h->local = 0;
+        __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
+    }
+    int64_t nv;
     for (;;) {
-        int64_t nv;
-        bool merging = !(v & RCGC__SHARED_MERGED);
         if (merging) {
-            /* R1: local belongs to `heap`, whose own_lock we hold. */
-            int64_t total = (int64_t)h->local + rcgc_shared_count(v);
+            int64_t total = local + rcgc_shared_count(v);
             if (total < 0)
                 rcgc_fatal("rcgc_decref", rcgc_payload(h),
                            "reference count below zero (more decrefs than increfs)");
@@ -93,23 +103,19 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
         } else {
             nv = v & ~(int64_t)RCGC__SHARED_QUEUED;
         }
-        /* acq_rel: pairs with concurrent non-owner CASes on the same word. */
-        if (!__atomic_compare_exchange_n(&h->shared, &v, nv, false,
-                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            continue;
-        if (merging) {
-            h->local = 0;
-            /* Release: as in rcgc__local_zero (R3). */
-            __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
-        }
-        if (nv == RCGC__SHARED_MERGED) {
-            /* Count zero, entry gone: dead (R6). */
-            h->shared = (int64_t)(intptr_t)*dead;
-            *dead = h;
-        }
-        (void)heap;
-        return merging;
+        /* acq_rel: pairs with concurrent non-owner CASes on the same word.
+         * Nothing touches the header after a successful CAS unless the CAS
+         * left it dead (count zero, no entry), when nobody else can. */
+        if (__atomic_compare_exchange_n(&h->shared, &v, nv, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            break;
     }
+    if (nv == RCGC__SHARED_MERGED) {
+        /* Count zero, entry gone: dead (R6). */
+        h->shared = (int64_t)(intptr_t)*dead;
+        *dead = h;
+    }
+    return merging;
 }
 
 /* Takes every entry out of heap's queue and merges it. The caller holds
@@ -210,28 +216,6 @@ static void queue_push(rcgc__heap *heap, rcgc__header *h)
     drain_for_absent_owner(heap);
 }
 
-/* We set QUEUED on h (R4): hand it to its owner. */
-static void enqueue(rcgc__header *h)
-{
-    /* Acquire: pairs with the owner's release store of 0 (R3). */
-    uint32_t id = __atomic_load_n(&h->owner, __ATOMIC_ACQUIRE);
-    if (id != 0) {
-        queue_push(rcgc_heap_by_id(id), h);
-        return;
-    }
-    /* The owner merged after our CAS set QUEUED: the merge kept QUEUED and
-     * left the entry's duty to us. Clear it; free if that was the last
-     * reference (R6). */
-    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
-    int64_t nv;
-    do {
-        nv = v & ~(int64_t)RCGC__SHARED_QUEUED;
-    } while (!__atomic_compare_exchange_n(&h->shared, &v, nv, false,
-                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
-    if (nv == RCGC__SHARED_MERGED)
-        rcgc_object_died(rcgc__tls_self.heap, h);
-}
-
 /* ==================================================================== */
 /* Non-owner counting                                                    */
 /* ==================================================================== */
@@ -256,6 +240,10 @@ void rcgc__decref_slow(void *obj)
     rcgc__header *h = rcgc__hdr(obj);
     if (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_IMMORTAL)
         return;
+    /* Relaxed: the owner id only goes from X to 0 (R3). A successful CAS
+     * below on a word without MERGED proves the owner had not merged yet,
+     * so X is the heap to queue to; 0 means a merge is under way. */
+    uint32_t id = __atomic_load_n(&h->owner, __ATOMIC_RELAXED);
     int64_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
     for (;;) {
         int64_t nv = v - RCGC__SHARED_ONE;
@@ -264,23 +252,35 @@ void rcgc__decref_slow(void *obj)
             if (rcgc_shared_count(v) <= 0)
                 rcgc_fatal("rcgc_decref", obj,
                            "reference count below zero (object already dead?)");
+        } else if (id == 0) {
+            /* The owner cleared `owner` and is about to publish MERGED
+             * (R3): a window of a few instructions. Wait for it. Acquire:
+             * pairs with the merging CAS. An object made immortal also has
+             * owner 0 without MERGED: re-check that bit, which
+             * rcgc_immortalize sets before clearing the owner. */
+            if (__atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE) & RCGC_BIT_IMMORTAL)
+                return;
+            sched_yield();
+            v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+            continue;
         } else if (rcgc_shared_count(nv) < 0 && !(v & RCGC__SHARED_QUEUED)) {
             nv |= RCGC__SHARED_QUEUED;
             queue = true;
         }
-        /* Release: our writes to the object happen before whoever frees it
-         * (it acquires). Relaxed on failure: we just retry. */
+        /* acq_rel: the release makes our writes to the object happen
+         * before whoever frees it; the acquire, when we are the one that
+         * frees, makes every other thread's writes (their decrements were
+         * releases in the same RMW chain) happen before our free. An
+         * acquire fence after a release CAS would do on paper, but
+         * ThreadSanitizer does not model fences, and on x86 both compile
+         * to the same lock cmpxchg. Relaxed on failure: we just retry. */
         if (!__atomic_compare_exchange_n(&h->shared, &v, nv, false,
-                                         __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
             continue;
-        if (queue) {
-            enqueue(h);
-        } else if (nv == RCGC__SHARED_MERGED) {
-            /* Acquire fence: pairs with every other thread's release
-             * decrement, so their writes happen before the free. */
-            atomic_thread_fence(memory_order_acquire);
+        if (queue)
+            queue_push(rcgc_heap_by_id(id), h); /* R4: the entry pins it */
+        else if (nv == RCGC__SHARED_MERGED)
             rcgc_object_died(rcgc__tls_self.heap, h);
-        }
         return;
     }
 }

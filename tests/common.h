@@ -53,3 +53,107 @@ static inline uint64_t live_objects(void)
 }
 
 #endif
+
+/* ------------------------------------------------------------------ */
+/* A channel of pointers between threads (plain pthreads). Waiting is  */
+/* done inside a blocking region, so a waiting thread never delays a   */
+/* pause. The mutex orders the hand-off (a happens-before edge).       */
+/* ------------------------------------------------------------------ */
+
+#include <pthread.h>
+
+typedef struct chan {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    void **items;
+    size_t head, tail, cap;
+    int closed;
+} chan;
+
+static inline void chan_init(chan *c, size_t cap)
+{
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->items = calloc(cap, sizeof(void *));
+    c->head = c->tail = 0;
+    c->cap = cap;
+    c->closed = 0;
+}
+
+static inline void chan_destroy(chan *c)
+{
+    free(c->items);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+}
+
+static inline void chan_lock(chan *c)
+{
+    if (rcgc_thread_is_attached()) {
+        rcgc_blocking_begin();
+        pthread_mutex_lock(&c->mu);
+        rcgc_blocking_end();
+    } else {
+        pthread_mutex_lock(&c->mu);
+    }
+}
+
+static inline void chan_wait(chan *c)
+{
+    if (rcgc_thread_is_attached()) {
+        rcgc_blocking_begin();
+        pthread_cond_wait(&c->cv, &c->mu);
+        rcgc_blocking_end();
+    } else {
+        pthread_cond_wait(&c->cv, &c->mu);
+    }
+}
+
+static inline void chan_send(chan *c, void *p)
+{
+    chan_lock(c);
+    while (c->tail - c->head == c->cap)
+        chan_wait(c);
+    c->items[c->tail++ % c->cap] = p;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static inline void chan_close(chan *c)
+{
+    chan_lock(c);
+    c->closed = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Returns 0 when the channel is closed and empty. */
+static inline int chan_recv(chan *c, void **out)
+{
+    chan_lock(c);
+    while (c->tail == c->head && !c->closed)
+        chan_wait(c);
+    int got = c->tail != c->head;
+    if (got) {
+        *out = c->items[c->head++ % c->cap];
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return got;
+}
+
+static inline uint64_t test_seed(void)
+{
+    const char *s = getenv("RCGC_TEST_SEED");
+    uint64_t seed = s ? strtoull(s, NULL, 0) : 0x9e3779b97f4a7c15ull;
+    printf("# seed %llu (set RCGC_TEST_SEED to replay)\n", (unsigned long long)seed);
+    return seed;
+}
+
+static inline uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
