@@ -5,9 +5,10 @@
 // incref/decref, rcgc_store, rcgc_load, rcgc_safepoint), of the non-owner
 // slow path, and of allocation plus death by count, next to reference
 // points measured the same way: a plain and an atomic increment/decrement
-// pair, and malloc/free, calloc/free and mi_malloc/mi_free of 48 bytes (an
-// rcgc object with a 16-byte payload is a 48-byte block: the 32-byte header
-// plus the payload).
+// pair, and malloc/free, calloc/free, malloc+memset/free (glibc) and
+// mi_malloc/mi_free of 48 bytes (an rcgc object with a 16-byte payload is a
+// 48-byte block: the 32-byte header plus the payload; rcgc_alloc uses
+// glibc's calloc).
 //
 // Run: build/bench/bench_fastpath [google benchmark flags], e.g.
 //   build/bench/bench_fastpath --benchmark_repetitions=5
@@ -38,11 +39,13 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
 #ifdef RCGC_BENCH_HAVE_MIMALLOC
-#include <mimalloc.h>
+#include <dlfcn.h>
+#include <mimalloc.h> // MI_MALLOC_VERSION only: the functions come from dlopen
 #endif
 
 // Namespace scope, external linkage: see "Keeping the compiler honest".
@@ -302,13 +305,56 @@ void BM_CallocFree48(benchmark::State &state)
 }
 BENCHMARK(BM_CallocFree48);
 
-#ifdef RCGC_BENCH_HAVE_MIMALLOC
-void BM_MimallocFree48(benchmark::State &state)
+// What a zeroed 48-byte block costs through malloc's fast path (glibc's
+// calloc bypasses the per-thread tcache that malloc and free use).
+void BM_MallocMemsetFree48(benchmark::State &state)
 {
     for (auto _ : state) {
-        void *p = mi_malloc(48);
+        void *p = std::malloc(48);
         benchmark::DoNotOptimize(p);
-        mi_free(p);
+        std::memset(p, 0, 48);
+        benchmark::ClobberMemory();
+        std::free(p);
+    }
+}
+BENCHMARK(BM_MallocMemsetFree48);
+
+#ifdef RCGC_BENCH_HAVE_MIMALLOC
+// mimalloc is loaded with dlopen(RTLD_LOCAL), never linked: Debian's (and
+// upstream's default) libmimalloc.so also exports malloc, calloc and free,
+// so linking it would silently put every other benchmark here, rcgc_alloc
+// and "malloc" included, on mimalloc instead of glibc.
+struct Mimalloc {
+    void *(*malloc_fn)(size_t) = nullptr;
+    void (*free_fn)(void *) = nullptr;
+    Mimalloc()
+    {
+        char versioned[64];
+        std::snprintf(versioned, sizeof versioned, "libmimalloc.so.%d",
+                      MI_MALLOC_VERSION / 100);
+        void *lib = dlopen(versioned, RTLD_NOW | RTLD_LOCAL);
+        if (lib == nullptr)
+            lib = dlopen("libmimalloc.so", RTLD_NOW | RTLD_LOCAL);
+        if (lib == nullptr)
+            return;
+        malloc_fn = reinterpret_cast<void *(*)(size_t)>(dlsym(lib, "mi_malloc"));
+        free_fn = reinterpret_cast<void (*)(void *)>(dlsym(lib, "mi_free"));
+    }
+};
+
+void BM_MimallocFree48(benchmark::State &state)
+{
+    static const Mimalloc mi;
+    if (mi.malloc_fn == nullptr || mi.free_fn == nullptr) {
+        state.SkipWithError("libmimalloc could not be loaded");
+        return;
+    }
+    auto mi_malloc_fn = mi.malloc_fn;
+    auto mi_free_fn = mi.free_fn;
+    for (auto _ : state) {
+        void *p = mi_malloc_fn(48);
+        benchmark::DoNotOptimize(p);
+        mi_free_fn(p);
     }
 }
 BENCHMARK(BM_MimallocFree48);

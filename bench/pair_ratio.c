@@ -25,14 +25,15 @@
  * value reachable through memory to be stored before it and reloaded after
  * it. One barrier per pair (after the decrement only) would not do: the
  * compiler may then fold the plain `c++; c--;` into nothing (GCC 12 and
- * Clang 14 do, at -O2 and -O3: the loop keeps only its counter), while the owner's pair survives only because its owner check is an
- * atomic load. With a barrier after each operation all three pairs are
- * measured as two separate read-modify-writes of memory, which is also what
- * a runtime's incref and decref are (separated by other code); the owner
- * loop compiles to the same instructions with one barrier or two. The
- * counters are file-scope objects with external linkage (so the compiler
- * cannot prove that the barrier does not touch them); the loop
- * bodies are noinline functions so that their code can be checked with
+ * Clang 14 do, at -O2 and -O3: the loop keeps only its counter), while the
+ * owner's pair survives only because its owner check is an atomic load.
+ * With a barrier after each operation all three pairs are measured as two
+ * separate read-modify-writes of memory, which is also what a runtime's
+ * incref and decref are (separated by other code); the owner loop compiles
+ * to the same instructions with one barrier or two. The counters are
+ * file-scope objects with external linkage (so the compiler cannot prove
+ * that the barrier does not touch them); the loop bodies are noinline
+ * functions so that their code can be checked with
  * `objdump -d --no-show-raw-insn build/bench/pair_ratio`.
  *
  * What the loops compile to (x86-64, GCC 12.2 -O3 as in this tree's release

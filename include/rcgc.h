@@ -59,9 +59,11 @@ typedef struct rcgc_type {
  * NULL: NULL with errno == EINVAL.
  *
  * When the object dies (its count reaches zero) the library runs finalize
- * (once per object life), then destroy, then releases every reference that
+ * (at most once per object, even if it resurrects and dies again), then
+ * destroy, then releases every reference that
  * traverse reports, then frees the memory, without recursing on the C
- * stack. */
+ * stack. Called from an unattached thread: aborts with api checks on, else
+ * NULL with errno == EPERM. */
 void *rcgc_alloc(const rcgc_type *type, size_t size);
 
 /* Makes obj immortal: never freed, and incref/decref on it no longer count
@@ -92,7 +94,11 @@ const rcgc_type *rcgc_type_of(const void *obj);
  *       releases the reference the slot held. `slot` lies inside obj.
  * void *rcgc_load(void *const *slot);
  *       Reads a slot (acquire) and returns a borrowed reference; take one
- *       with rcgc_incref while the container is still held.
+ *       with rcgc_incref while the container is still held. In this
+ *       release the borrowed reference stays valid only while no other
+ *       thread can store into the same slot (the runtime's own locking, or
+ *       a slot only its owner writes): a racing rcgc_store may drop the
+ *       value's last reference between the load and the incref.
  * void  rcgc_safepoint(void);     A load and a branch when nothing is asked.
  *
  * Counts are biased: the allocating thread counts with plain loads and
@@ -153,8 +159,7 @@ int rcgc_init(const rcgc_config *config);
 
 /* Shuts the library down: detaches the calling thread, drains every merge
  * queue and frees what reached zero, then releases the library's own
- * memory. No other thread may be attached (misuse otherwise: aborts with
- * api checks on). Objects still alive are left to the process (not freed).
+ * memory. No other thread may be attached (misuse: aborts). Objects still alive are left to the process (not freed).
  * rcgc_init may be called again afterwards. */
 void rcgc_shutdown(void);
 

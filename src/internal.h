@@ -4,7 +4,12 @@
  * world (the set of heaps and the stop-the-world machinery) and the header
  * bits are, so each source file can stay about one concept.
  *
- * Locks, from outermost to innermost (never taken in the other order):
+ * Locks, from outermost to innermost.
+ * A thread may block on a lock only while holding locks above it in this
+ * list, with one exception: a running thread holds its own own_lock while
+ * it takes world.lock or qlock, which is safe because nobody blocks on the
+ * own_lock of a running heap while holding an outer lock (safepoints.md,
+ * S7).
  *   world.pause_lock   one stop-the-world pause at a time
  *   world.lock         the heap list, statuses, the handshake counters
  *   heap->own_lock     a heap's private state (local counts, merge queue
@@ -139,6 +144,7 @@ typedef struct rcgc__world {
     rcgc__heap *free_heaps;       /* detached heaps to adopt */
     uint32_t nheaps;              /* ids handed out; ids are 1..nheaps */
     _Atomic uint32_t attached;
+    _Atomic int gp_waiting;       /* grace periods in progress (S8) */
 
     /* id -> heap. Chunks are published with release and read with acquire
      * (objects.md, O5); entries never change once set. */

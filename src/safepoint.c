@@ -74,17 +74,28 @@ static void qs_quiescent(void)
  * running, or unattached; never inside a pause it holds. */
 void rcgc_grace_period(void)
 {
+    rcgc__heap *self = rcgc__tls_self.heap;
+    /* A waiting caller counts as stopped, so a pause never waits for it
+     * (it would wait for our grace period, which waits for the pauser). */
+    bool was_running = self != NULL && !self->in_blocking;
+    if (was_running)
+        rcgc_leave_running(self, RCGC_BLOCKED);
+    /* seq_cst: Dekker with rcgc_enter_running, which comes online and then
+     * reads gp_waiting: a thread that comes online after our scan below
+     * sees the counter and reports a quiescent state by itself (S8). */
+    atomic_fetch_add_explicit(&rcgc_world.gp_waiting, 1, memory_order_seq_cst);
     pthread_mutex_lock(&rcgc_world.lock);
     for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all)
-        if (atomic_load_explicit(&h->status, memory_order_relaxed) == RCGC_RUNNING &&
-            h != rcgc__tls_self.heap)
+        if (h != self)
             rcgc_heap_set_pending(h, RCGC_PENDING_QS);
     pthread_mutex_unlock(&rcgc_world.lock);
-    /* urcu-qsbr puts a registered caller offline while it waits. */
     urcu_qsbr_synchronize_rcu();
 #ifdef RCGC_TSAN
     __tsan_acquire(&rcgc_qs_token);
 #endif
+    atomic_fetch_sub_explicit(&rcgc_world.gp_waiting, 1, memory_order_relaxed);
+    if (was_running)
+        rcgc_enter_running(self);
 }
 
 /* ==================================================================== */
@@ -121,8 +132,11 @@ void rcgc_enter_running(rcgc__heap *heap)
     /* A drainer may hold own_lock for a bounded merge (R5): wait for it. */
     pthread_mutex_lock(&heap->own_lock);
     rcgc_qs_online();
+    /* seq_cst: see rcgc_grace_period (S8). */
+    if (atomic_load_explicit(&rcgc_world.gp_waiting, memory_order_seq_cst) != 0)
+        __atomic_fetch_or(&rcgc__tls_self.pending, RCGC_PENDING_QS, __ATOMIC_RELAXED);
     /* Acknowledge a pause that began after we became RUNNING, drain what
-     * was queued while we were away. */
+     * was queued while we were away, report a wanted quiescent state. */
     rcgc_safepoint();
 }
 
@@ -199,9 +213,16 @@ void rcgc__safepoint_slow(void)
     if (bits & RCGC_PENDING_MERGE)
         rcgc_drain_self();
     if (bits & RCGC_PENDING_PAUSE)
-        park(heap);
+        park(heap); /* offline while parked: a quiescent state too */
     else
         qs_quiescent();
+    /* A quiescent state reported before liburcu starts the grace period
+     * (flips its counter) does not count for it, so while any grace period
+     * is waited for, keep the request armed: every poll reports one until
+     * the waiter is done (S8). Relaxed: a late read only costs one more
+     * slow poll, or one less, which the waiter's own scan covers. */
+    if (atomic_load_explicit(&rcgc_world.gp_waiting, memory_order_relaxed) != 0)
+        __atomic_fetch_or(&rcgc__tls_self.pending, RCGC_PENDING_QS, __ATOMIC_RELAXED);
 }
 
 /* ==================================================================== */
@@ -217,8 +238,10 @@ void rcgc_blocking_begin(void)
         rcgc_fatal("rcgc_blocking_begin", NULL,
                    "already in a blocking region (calls do not nest)");
     rcgc_safepoint();
-    heap->in_blocking = true;
+    /* Leaving drains our queue, which may run finalizers and destroy
+     * functions that touch objects: only afterwards are we blocked. */
     rcgc_leave_running(heap, RCGC_BLOCKED);
+    heap->in_blocking = true;
 }
 
 void rcgc_blocking_end(void)
@@ -276,9 +299,13 @@ void rcgc_pause_begin(void)
             break; /* DETACHED */
         }
     }
+    /* Offline while waiting: a grace period never waits for a pauser
+     * that waits for acknowledgements (S8). */
+    rcgc_qs_offline();
     while (rcgc_world.waiting > 0)
         pthread_cond_wait(&rcgc_world.acked, &rcgc_world.lock);
     pthread_mutex_unlock(&rcgc_world.lock);
+    rcgc_qs_online();
 }
 
 void rcgc_pause_end(void)

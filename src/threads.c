@@ -70,10 +70,11 @@ void rcgc_heap_set_pending(rcgc__heap *heap, uint32_t bits)
     pthread_mutex_lock(&heap->qlock);
     /* Relaxed: qlock orders the pointer. */
     uint32_t *p = atomic_load_explicit(&heap->pending, memory_order_relaxed);
-    /* Relaxed OR: the owner notices at its next poll; what it then reads
-     * is ordered by the locks of the path it takes (safepoints.md, S2). */
+    /* Release OR: pairs with the owner's acquire exchange in the poll's
+     * slow path, so an owner that sees the bit sees what was done before
+     * it (a queue entry, a pause request) (safepoints.md, S2). */
     if (p != NULL)
-        __atomic_fetch_or(p, bits, __ATOMIC_RELAXED);
+        __atomic_fetch_or(p, bits, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&heap->qlock);
 }
 

@@ -58,7 +58,7 @@ typedef struct rcgc__header {
     int64_t shared;
     /* The object's type descriptor. Written once at allocation. */
     const struct rcgc_type *type;
-    /* Collector bits: magic byte, flags (RCGC__BIT_*), generation. */
+    /* Collector bits: magic byte and flags (RCGC_BIT_* in src/internal.h). */
     uint32_t gc_bits;
     /* Index of the object in its generation's table (cycles, issue 3). */
     uint32_t gc_index;
@@ -102,8 +102,9 @@ static inline rcgc__header *rcgc__hdr(const void *obj)
 }
 
 /* Owner check. Relaxed: the owner field only changes from the caller's own
- * id to 0 by the caller itself or by someone holding the caller's heap lock,
- * which the caller owns while running (refcount.md, R3). */
+ * id to 0 by the caller itself, by someone holding the caller's heap lock
+ * (which the caller owns while running), or by rcgc_immortalize, after
+ * which both paths treat the object the same (refcount.md, R3). */
 static inline int rcgc__is_owner(const rcgc__header *h)
 {
     return __atomic_load_n(&h->owner, __ATOMIC_RELAXED) ==
