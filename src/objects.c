@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 uint64_t rcgc_now_ns(void)
@@ -42,13 +43,16 @@ void *rcgc_alloc(const rcgc_type *type, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    /* O1: header and payload in one block; calloc zeroes the payload and
-     * glibc serves small blocks from a per-thread cache (no global lock). */
-    rcgc__header *h = calloc(1, sizeof(rcgc__header) + size);
+    /* O1: header and payload in one block. malloc + memset rather than
+     * calloc: glibc serves small malloc requests from a per-thread cache
+     * (tcache, no lock) but its calloc bypasses that cache (measured: 15.6
+     * against 8.4 ns per calloc/free pair, bench/bench_fastpath). */
+    rcgc__header *h = malloc(sizeof(rcgc__header) + size);
     if (h == NULL) {
         errno = ENOMEM;
         return NULL;
     }
+    memset(rcgc_payload(h), 0, size);
     h->owner = heap->id;
     h->local = 1;
     h->shared = 0;

@@ -10,14 +10,6 @@
 
 #include <string.h>
 
-void rcgc_stat_add(_Atomic uint64_t *counter, uint64_t n)
-{
-    /* Single writer: a relaxed load and store, not a locked add (the
-     * counters sit on the allocation and death paths). */
-    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
-                          memory_order_relaxed);
-}
-
 static uint64_t get(_Atomic uint64_t *c)
 {
     /* Relaxed: statistics are a snapshot. */
