@@ -92,7 +92,7 @@ typedef struct rcgc_heap_stats {
 typedef struct rcgc__heap {
     uint32_t id;                  /* never changes; index in the heap table */
     _Atomic int status;           /* RCGC_DETACHED .. RCGC_PARKED */
-    pthread_mutex_t own_lock;     /* see the lock order above */
+    _Atomic int own_lock;         /* ownership token, see rcgc_own_take */
 
     /* Merge queue (refcount.md, R4): objects whose shared count went
      * negative. Filled by any thread under qlock; drained under own_lock. */
@@ -120,6 +120,30 @@ typedef struct rcgc__heap {
     struct rcgc__heap *next_all;  /* every heap (world.lock) */
     struct rcgc__heap *next_free; /* abandoned heaps to adopt (world.lock) */
 } rcgc__heap;
+
+/* The heap's own_lock is an ownership token rather than a pthread mutex
+ * (safepoints.md, S7): its owner holds it for as long as it runs mutator
+ * code, so a mutex would make every user lock taken around
+ * rcgc_blocking_end look, to ThreadSanitizer's lock-order checker, as if it
+ * nested both ways with it. Foreign holders (drainers, a pauser) hold it
+ * only for bounded work that runs no user code, so a waiter yields rather
+ * than sleeps. seq_cst: the take and the drop take part in the
+ * re-check-after-unlock pattern of refcount.md, R5; they are also the
+ * acquire and release that order a heap's private state between holders. */
+static inline bool rcgc_own_try(rcgc__heap *heap)
+{
+    int expected = 0;
+    return atomic_compare_exchange_strong_explicit(&heap->own_lock, &expected, 1,
+                                                   memory_order_seq_cst,
+                                                   memory_order_seq_cst);
+}
+
+void rcgc_own_take(rcgc__heap *heap);
+
+static inline void rcgc_own_drop(rcgc__heap *heap)
+{
+    atomic_store_explicit(&heap->own_lock, 0, memory_order_seq_cst);
+}
 
 /* ------------------------------------------------------------------ */
 /* The world                                                           */

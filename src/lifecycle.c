@@ -118,9 +118,9 @@ void rcgc_shutdown(void)
         for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
             if (h == self || atomic_load_explicit(&h->qlen, memory_order_relaxed) == 0)
                 continue;
-            pthread_mutex_lock(&h->own_lock);
+            rcgc_own_take(h);
             rcgc_heap_drain(h, &dead);
-            pthread_mutex_unlock(&h->own_lock);
+            rcgc_own_drop(h);
             again = true;
         }
         pthread_mutex_unlock(&rcgc_world.lock);
@@ -168,9 +168,9 @@ size_t rcgc_collect(int generation)
         for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
             if (h == self || atomic_load_explicit(&h->qlen, memory_order_relaxed) == 0)
                 continue;
-            pthread_mutex_lock(&h->own_lock);
+            rcgc_own_take(h);
             examined += rcgc_heap_drain(h, &dead);
-            pthread_mutex_unlock(&h->own_lock);
+            rcgc_own_drop(h);
         }
         pthread_mutex_unlock(&rcgc_world.lock);
         rcgc_pause_end();

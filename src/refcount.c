@@ -172,11 +172,11 @@ static void drain_for_absent_owner(rcgc__heap *heap)
             return; /* the owner will drain at its next safepoint */
         if (atomic_load_explicit(&heap->qlen, memory_order_seq_cst) == 0)
             return;
-        if (pthread_mutex_trylock(&heap->own_lock) != 0)
+        if (!rcgc_own_try(heap))
             return; /* the holder re-checks after unlocking */
         rcgc__header *dead = NULL;
         rcgc_heap_drain(heap, &dead);
-        pthread_mutex_unlock(&heap->own_lock);
+        rcgc_own_drop(heap);
         atomic_thread_fence(memory_order_seq_cst);
         if (dead != NULL)
             rcgc_dealloc_list(self, dead);
@@ -196,9 +196,9 @@ static void queue_push(rcgc__heap *heap, rcgc__header *h)
             pthread_mutex_unlock(&heap->qlock);
             rcgc__header *dead = NULL;
             rcgc_pause_begin();
-            pthread_mutex_lock(&heap->own_lock);
+            rcgc_own_take(heap);
             merge_entry(heap, h, &dead);
-            pthread_mutex_unlock(&heap->own_lock);
+            rcgc_own_drop(heap);
             rcgc_pause_end();
             if (dead != NULL)
                 rcgc_dealloc_list(rcgc__tls_self.heap, dead);

@@ -130,7 +130,7 @@ void rcgc_enter_running(rcgc__heap *heap)
         pthread_mutex_unlock(&rcgc_world.lock);
     }
     /* A drainer may hold own_lock for a bounded merge (R5): wait for it. */
-    pthread_mutex_lock(&heap->own_lock);
+    rcgc_own_take(heap);
     rcgc_qs_online();
     /* seq_cst: see rcgc_grace_period (S8). */
     if (atomic_load_explicit(&rcgc_world.gp_waiting, memory_order_seq_cst) != 0)
@@ -162,7 +162,7 @@ void rcgc_leave_running(rcgc__heap *heap, int new_status)
     (void)new_status;
     for (;;) {
         rcgc_drain_self();
-        pthread_mutex_unlock(&heap->own_lock);
+        rcgc_own_drop(heap);
         /* seq_cst: Dekker with enqueuers (they store qlen, then read our
          * status) and with the pauser (it sets pause_active, then reads
          * our status) (S4, R5). */
@@ -186,7 +186,7 @@ void rcgc_leave_running(rcgc__heap *heap, int new_status)
 
 static void park(rcgc__heap *heap)
 {
-    pthread_mutex_unlock(&heap->own_lock);
+    rcgc_own_drop(heap);
     rcgc_qs_offline();
     pthread_mutex_lock(&rcgc_world.lock);
     if (ack_locked(heap, RCGC_PARKED)) {
@@ -194,7 +194,7 @@ static void park(rcgc__heap *heap)
             pthread_cond_wait(&rcgc_world.resumed, &rcgc_world.lock);
     }
     pthread_mutex_unlock(&rcgc_world.lock);
-    pthread_mutex_lock(&heap->own_lock);
+    rcgc_own_take(heap);
     rcgc_qs_online();
 }
 

@@ -14,6 +14,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 
 __thread rcgc__tls rcgc__tls_self RCGC__TLS_IE = {RCGC__NO_HEAP, 0, NULL};
@@ -53,7 +54,6 @@ static rcgc__heap *heap_new(void)
     if (heap == NULL)
         return NULL;
     heap->id = i + 1;
-    pthread_mutex_init(&heap->own_lock, NULL);
     pthread_mutex_init(&heap->qlock, NULL);
     chunk[i % RCGC_HEAP_CHUNK] = heap;
     rcgc_world.nheaps = i + 1;
@@ -76,6 +76,14 @@ void rcgc_heap_set_pending(rcgc__heap *heap, uint32_t bits)
     if (p != NULL)
         __atomic_fetch_or(p, bits, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&heap->qlock);
+}
+
+/* Takes a heap's ownership token, yielding while a foreign holder does its
+ * bounded work (internal.h, S7). */
+void rcgc_own_take(rcgc__heap *heap)
+{
+    while (!rcgc_own_try(heap))
+        sched_yield();
 }
 
 /* ==================================================================== */
@@ -199,7 +207,6 @@ void rcgc_threads_shutdown(void)
     rcgc__heap *heap = rcgc_world.heaps;
     while (heap != NULL) {
         rcgc__heap *next = heap->next_all;
-        pthread_mutex_destroy(&heap->own_lock);
         pthread_mutex_destroy(&heap->qlock);
         free(heap->q);
         free(heap);
