@@ -59,13 +59,17 @@ void rcgc_check_object(const char *call, const void *obj)
         rcgc_fatal(call, obj, "not an object allocated by rcgc (bad header)");
 }
 
-rcgc__heap *rcgc_require_attached(const char *call, const void *obj)
+rcgc__heap *rcgc_require_running(const char *call, const void *obj, const char *in_blocking)
 {
     rcgc__heap *heap = rcgc__tls_self.heap;
-    if (heap == NULL && rcgc_api_checks())
-        rcgc_fatal(call, obj, "called from a thread that is not attached "
-                              "(call rcgc_thread_attach first)");
-    if (heap != NULL && heap->in_blocking && rcgc_api_checks())
-        rcgc_fatal(call, obj, "managed objects touched inside a blocking region");
+    if (heap == NULL) {
+        if (rcgc_api_checks())
+            rcgc_fatal(call, obj, "called from a thread that is not attached "
+                                  "(call rcgc_thread_attach first)");
+        return NULL;
+    }
+    if (heap->in_blocking && (rcgc_api_checks() || in_blocking != NULL))
+        rcgc_fatal(call, obj, "%s",
+                   in_blocking ? in_blocking : "managed objects touched inside a blocking region");
     return heap;
 }

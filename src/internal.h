@@ -192,7 +192,14 @@ extern rcgc__world rcgc_world;
 _Noreturn void rcgc_fatal(const char *call, const void *obj, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void rcgc_check_object(const char *call, const void *obj);
-rcgc__heap *rcgc_require_attached(const char *call, const void *obj);
+/* The calling thread's heap, checking that it is attached and not in a
+ * blocking region. `in_blocking`: the message for the latter, which then
+ * aborts at any checks level; NULL: the generic message, checks >= 1. */
+rcgc__heap *rcgc_require_running(const char *call, const void *obj, const char *in_blocking);
+static inline rcgc__heap *rcgc_require_attached(const char *call, const void *obj)
+{
+    return rcgc_require_running(call, obj, NULL);
+}
 static inline bool rcgc_api_checks(void)
 {
     return rcgc_world.config.checks >= 1;

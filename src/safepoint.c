@@ -231,12 +231,10 @@ void rcgc__safepoint_slow(void)
 
 void rcgc_blocking_begin(void)
 {
-    rcgc__heap *heap = rcgc_require_attached("rcgc_blocking_begin", NULL);
+    rcgc__heap *heap = rcgc_require_running("rcgc_blocking_begin", NULL,
+                                            "already in a blocking region (calls do not nest)");
     if (heap == NULL)
         return;
-    if (heap->in_blocking)
-        rcgc_fatal("rcgc_blocking_begin", NULL,
-                   "already in a blocking region (calls do not nest)");
     rcgc_safepoint();
     /* Leaving drains our queue, which may run finalizers and destroy
      * functions that touch objects: only afterwards are we blocked. */

@@ -167,13 +167,11 @@ static void detach(rcgc__heap *heap)
 
 void rcgc_thread_detach(void)
 {
-    rcgc__heap *heap = rcgc_require_attached("rcgc_thread_detach", NULL);
-    if (heap == NULL)
-        return;
-    if (heap->in_blocking)
-        rcgc_fatal("rcgc_thread_detach", NULL,
-                   "called inside a blocking region (call rcgc_blocking_end first)");
-    detach(heap);
+    rcgc__heap *heap = rcgc_require_running(
+        "rcgc_thread_detach", NULL,
+        "called inside a blocking region (call rcgc_blocking_end first)");
+    if (heap != NULL)
+        detach(heap);
 }
 
 int rcgc_thread_is_attached(void)
