@@ -146,6 +146,22 @@ typedef struct rcgc_config {
      * 0 off, 1 on (default; cheap, slow paths only), 2 also internal
      * consistency checks. RCGC_CHECKS. */
     int checks;
+    /* Young collection: a thread collects its young generation once it
+     * has allocated this many objects with a traverse since the last one.
+     * RCGC_THRESHOLD0. At least 1. */
+    uint32_t threshold0;
+    /* The background collector examines generation 1 once it holds this
+     * many objects. 0: never automatically. RCGC_THRESHOLD1. */
+    uint32_t threshold1;
+    /* A full collection (generations 1 and 2) runs once generation 2 has
+     * grown by this many objects and by a quarter since the last one.
+     * 0: never automatically. RCGC_THRESHOLD2. */
+    uint32_t threshold2;
+    /* Automatic collection on (1, default) or off (0). RCGC_ENABLED. */
+    int enabled;
+    /* Leak finding: garbage cycles are kept, not freed, and reported on
+     * stderr by type name (rcgc_get_leaked counts them). RCGC_DEBUG_LEAKS. */
+    int debug_leaks;
 } rcgc_config;
 
 /* Fills *config with the defaults (no environment applied). */
@@ -163,14 +179,68 @@ int rcgc_init(const rcgc_config *config);
  * rcgc_init may be called again afterwards. */
 void rcgc_shutdown(void);
 
-/* Collects and waits; returns how many objects it freed. The calling thread
- * must be attached. generation 0: drains the calling thread's merge queue
- * and frees what reached zero. 1 and 2: the same for every thread, under a
- * brief stop-the-world pause (threads in blocking regions are handled for
- * them), then frees what died outside the pause. In this release objects
- * die only by count (cycle collection comes with the generations).
- * Any other generation: returns 0 with errno == EINVAL. */
+/* Collects and waits; returns how many objects it freed. The calling
+ * thread must be attached.
+ *   0: the calling thread's young generation (and its merge queue).
+ *   1: that, then generation 1, by the background collector.
+ *   2: a full collection: when it returns, every object that was garbage
+ *      when it was called, in any generation of any thread, has been freed,
+ *      or finalized and then freed unless its finalizer resurrected it, as
+ *      long as the other attached threads keep reaching safepoints or stay
+ *      in blocking regions. Every thread's merge queue and young
+ *      generation are gathered in a brief pause first.
+ * Works whether automatic collection is enabled or not. Any other
+ * generation: returns 0 with errno == EINVAL. */
 size_t rcgc_collect(int generation);
+
+/* Automatic collection on or off (like Python's gc.enable/disable). Off:
+ * no young or background collection starts by itself; rcgc_collect still
+ * works and objects still die by count. */
+void rcgc_enable(void);
+void rcgc_disable(void);
+int rcgc_is_enabled(void);
+
+/* Thresholds (see rcgc_config): generation 0, 1 or 2. set returns 0, or
+ * EINVAL for a bad generation or threshold0 == 0. get returns 0 for a bad
+ * generation. */
+int rcgc_set_threshold(int generation, uint32_t value);
+uint32_t rcgc_get_threshold(int generation);
+
+/* Objects in a generation now: 0 young (all threads), 1, 2, or 3 (the
+ * permanent generation of rcgc_freeze). A snapshot. */
+size_t rcgc_get_count(int generation);
+
+/* Moves every tracked object into the permanent generation, which no
+ * collection examines (for runtimes that fork: copy-on-write pages stay
+ * shared). Objects still die by count. unfreeze moves them back to
+ * generation 2. 0, or EPERM from an unattached thread. */
+int rcgc_freeze(void);
+int rcgc_unfreeze(void);
+
+/* 1 if obj can take part in cycle collection (its type has a traverse and
+ * it is not immortal), else 0. */
+int rcgc_is_tracked(const void *obj);
+
+/* Objects kept, not freed, by debug_leaks. */
+size_t rcgc_get_leaked(void);
+
+/* Collection callbacks: called on the collecting thread at the start and
+ * end of every collection (a thread's young collection runs on that
+ * thread; the older generations on the background collector thread). */
+enum { RCGC_GC_START = 0, RCGC_GC_END = 1 };
+typedef struct rcgc_gc_info {
+    size_t size;           /* sizeof(rcgc_gc_info) */
+    int phase;             /* RCGC_GC_START or RCGC_GC_END */
+    int generation;        /* 0, 1 or 2 (2: a full collection) */
+    uint64_t examined;     /* objects examined */
+    uint64_t freed;        /* at the end: objects freed */
+    uint64_t duration_ns;  /* at the end: time the collection took */
+} rcgc_gc_info;
+typedef void (*rcgc_gc_callback)(const rcgc_gc_info *info, void *arg);
+/* 0, EINVAL (NULL fn), ENOMEM (8 callbacks already). */
+int rcgc_gc_callback_add(rcgc_gc_callback fn, void *arg);
+/* 0, or ENOENT when (fn, arg) is not registered. */
+int rcgc_gc_callback_remove(rcgc_gc_callback fn, void *arg);
 
 typedef struct rcgc_gen_stats {
     uint64_t collections;  /* collections of this generation */

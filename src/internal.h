@@ -40,9 +40,16 @@
 /* Header bits (docs/design/objects.md, "Header layout")              */
 /* ------------------------------------------------------------------ */
 
+#define RCGC_GEN_MASK 0x03u       /* generation: 0 young, 1, 2, 3 permanent */
+#define RCGC_GEN_PERMANENT 3u
 #define RCGC_BIT_TRACKED 0x04u    /* type has traverse */
 #define RCGC_BIT_FINALIZED 0x08u  /* finalize has run for this object */
 #define RCGC_BIT_IMMORTAL 0x10u   /* never freed, counts ignored */
+#define RCGC_BIT_ESCAPED 0x20u    /* young, touched by another thread (C6) */
+#define RCGC_BIT_DYING 0x40u      /* being freed by count or as garbage */
+#define RCGC_BIT_COLLECTING 0x80u /* member of a garbage set being reclaimed */
+#define RCGC_BIT_DEAD_EARLY 0x100u /* died before its promotion arrived (C1) */
+#define RCGC_NO_INDEX UINT32_MAX  /* gc_index of an object in no table */
 #define RCGC_MAGIC_SHIFT 24
 #define RCGC_MAGIC_LIVE 0xA7u
 #define RCGC_MAGIC_DEAD 0xDEu
@@ -50,6 +57,29 @@
 static inline void *rcgc_payload(rcgc__header *h)
 {
     return (char *)h + sizeof(rcgc__header);
+}
+
+static inline uint32_t rcgc_gen_of(rcgc__header *h)
+{
+    /* Acquire: pairs with rcgc_set_gen's release. */
+    return __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE) & RCGC_GEN_MASK;
+}
+
+static inline bool rcgc_is_young(rcgc__header *h)
+{
+    uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
+    return (bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED)) == RCGC_BIT_TRACKED;
+}
+
+/* Changes the generation bits; other bits may be ORed in concurrently by
+ * other threads, hence the CAS. Release: a thread that reads the new
+ * generation (acquire) sees what the changer did before (cycles.md, C1). */
+static inline void rcgc_set_gen(rcgc__header *h, uint32_t gen)
+{
+    uint32_t v = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&h->gc_bits, &v, (v & ~RCGC_GEN_MASK) | gen, false,
+                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+    }
 }
 
 /* Count part of a `shared` word (the low two bits are flags). */
@@ -70,6 +100,8 @@ enum {
     RCGC_SUSPENDED,    /* was BLOCKED when a pause began: may not leave */
     RCGC_PARKED,       /* acknowledged a pause at a safepoint */
 };
+
+#define RCGC_OLD_BUF 256u
 
 /* `pending` bits in the owner's TLS block. */
 #define RCGC_PENDING_PAUSE 0x1u
@@ -116,6 +148,19 @@ typedef struct rcgc__heap {
                                      their `shared` word, objects.md O6) */
 
     rcgc_heap_stats stats;
+
+    /* Young generation (young.c): token holder only. young_gauge mirrors
+     * young_n for readers on other threads (relaxed). */
+    rcgc__header **young;
+    uint32_t young_n, young_cap;
+    bool in_young;                /* a young collection is running */
+
+    /* Promotions and deaths of old objects reported by this thread, sent
+     * to the collector's inbox in batches (cycles.md, C1). Token holder
+     * only. Bit 0 set: a death. */
+    uintptr_t old_buf[RCGC_OLD_BUF];
+    uint32_t old_n;
+    _Atomic uint32_t young_gauge;
 
     struct rcgc__heap *next_all;  /* every heap (world.lock) */
     struct rcgc__heap *next_free; /* abandoned heaps to adopt (world.lock) */
@@ -180,6 +225,13 @@ typedef struct rcgc__world {
     uint64_t pauses, pause_total_ns, pause_max_ns;
     /* Collection statistics (under world.lock). */
     rcgc_gen_stats gen[3];
+
+    /* Cycle collection control (cycles.c); relaxed: tunables. */
+    _Atomic int gc_enabled;
+    _Atomic uint32_t threshold[3];
+    _Atomic size_t gen_count[4];  /* table sizes of generations 1..3 */
+    _Atomic int ncallbacks;
+    _Atomic size_t leaked;        /* kept by debug_leaks */
 } rcgc__world;
 
 extern rcgc__world rcgc_world;
@@ -229,6 +281,54 @@ void rcgc_qs_online(void);
 void rcgc_qs_offline(void);
 void rcgc_qs_register(void);
 void rcgc_qs_unregister(void);
+
+/* young.c */
+int rcgc_young_add(rcgc__heap *heap, rcgc__header *h);
+void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h);
+void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h);
+void rcgc_young_promote_all(rcgc__heap *heap);
+size_t rcgc_young_collect(rcgc__heap *heap);
+size_t rcgc_collect_young(rcgc__heap *heap);
+
+/* cycles.c */
+void rcgc_old_adopt(rcgc__header **objs, size_t n, int gen);
+void rcgc_old_dead(rcgc__header *h);
+void rcgc_old_flush(rcgc__heap *heap);
+size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen);
+void rcgc_gc_notify(int phase, int generation, uint64_t examined, uint64_t freed, uint64_t ns);
+void rcgc_gc_record(int generation, uint64_t examined, uint64_t freed);
+size_t rcgc_collect_old(rcgc__heap *self, int generation);
+int rcgc_collector_start(void);
+void rcgc_collector_stop(void);
+size_t rcgc_collector_ingest(rcgc__heap *self);
+
+/* Defaults of the thresholds (docs/configuration.md says how they were
+ * chosen). */
+#define RCGC_DEFAULT_THRESHOLD0 2000u
+#define RCGC_DEFAULT_THRESHOLD1 20000u
+#define RCGC_DEFAULT_THRESHOLD2 100000u
+
+/* Test-only hooks at phase boundaries of the collectors (cycles.md, C10).
+ * A test installs a function with rcgc_set_test_hook; unset, a hook costs
+ * one load. */
+enum {
+    RCGC_HOOK_YOUNG_START = 1,
+    RCGC_HOOK_YOUNG_COUNTED,
+    RCGC_HOOK_YOUNG_MARKED,
+    RCGC_HOOK_OLD_START,
+    RCGC_HOOK_OLD_COUNTED,
+    RCGC_HOOK_OLD_MARKED,
+    RCGC_HOOK_OLD_BEFORE_PAUSE,
+};
+extern void (*_Atomic rcgc_test_hook_fn)(int phase, void *arg);
+void rcgc_set_test_hook(void (*fn)(int phase, void *arg));
+static inline void rcgc_test_hook(int phase, void *arg)
+{
+    /* Acquire: pairs with rcgc_set_test_hook's release. */
+    void (*fn)(int, void *) = atomic_load_explicit(&rcgc_test_hook_fn, memory_order_acquire);
+    if (fn != NULL)
+        fn(phase, arg);
+}
 
 /* stats.c */
 static inline void rcgc_stat_add(_Atomic uint64_t *counter, uint64_t n)

@@ -32,11 +32,16 @@ void rcgc_config_init(rcgc_config *config)
     memset(config, 0, sizeof *config);
     config->size = sizeof *config;
     config->checks = 1;
+    config->threshold0 = RCGC_DEFAULT_THRESHOLD0;
+    config->threshold1 = RCGC_DEFAULT_THRESHOLD1;
+    config->threshold2 = RCGC_DEFAULT_THRESHOLD2;
+    config->enabled = 1;
+    config->debug_leaks = 0;
 }
 
 /* Reads an integer environment variable within [lo, hi]. Returns 0 when
  * unset, 1 when set and valid, -1 when set and invalid. */
-static int env_int(const char *name, long lo, long hi, int *out)
+static int env_long(const char *name, long lo, long hi, long *out)
 {
     const char *s = getenv(name);
     if (s == NULL || *s == '\0')
@@ -46,20 +51,42 @@ static int env_int(const char *name, long lo, long hi, int *out)
     long v = strtol(s, &end, 10);
     if (errno != 0 || *end != '\0' || v < lo || v > hi)
         return -1;
-    *out = (int)v;
+    *out = v;
     return 1;
+}
+
+static int env_int(const char *name, long lo, long hi, int *out)
+{
+    long v = *out;
+    int rc = env_long(name, lo, hi, &v);
+    *out = (int)v;
+    return rc;
+}
+
+static int env_u32(const char *name, long lo, uint32_t *out)
+{
+    long v = *out;
+    int rc = env_long(name, lo, UINT32_MAX, &v);
+    *out = (uint32_t)v;
+    return rc;
 }
 
 static int config_from_env(rcgc_config *c)
 {
-    if (env_int("RCGC_CHECKS", 0, 2, &c->checks) < 0)
+    if (env_int("RCGC_CHECKS", 0, 2, &c->checks) < 0 ||
+        env_u32("RCGC_THRESHOLD0", 1, &c->threshold0) < 0 ||
+        env_u32("RCGC_THRESHOLD1", 0, &c->threshold1) < 0 ||
+        env_u32("RCGC_THRESHOLD2", 0, &c->threshold2) < 0 ||
+        env_int("RCGC_ENABLED", 0, 1, &c->enabled) < 0 ||
+        env_int("RCGC_DEBUG_LEAKS", 0, 1, &c->debug_leaks) < 0)
         return EINVAL;
     return 0;
 }
 
 static int config_valid(const rcgc_config *c)
 {
-    return c->checks >= 0 && c->checks <= 2;
+    return c->checks >= 0 && c->checks <= 2 && c->threshold0 >= 1 &&
+           (c->enabled == 0 || c->enabled == 1) && (c->debug_leaks == 0 || c->debug_leaks == 1);
 }
 
 /* ==================================================================== */
@@ -93,10 +120,24 @@ int rcgc_init(const rcgc_config *config)
     rcgc_world.config = c;
     rcgc_world.pauses = rcgc_world.pause_total_ns = rcgc_world.pause_max_ns = 0;
     memset(rcgc_world.gen, 0, sizeof rcgc_world.gen);
+    atomic_store_explicit(&rcgc_world.gc_enabled, c.enabled, memory_order_relaxed);
+    atomic_store_explicit(&rcgc_world.threshold[0], c.threshold0, memory_order_relaxed);
+    atomic_store_explicit(&rcgc_world.threshold[1], c.threshold1, memory_order_relaxed);
+    atomic_store_explicit(&rcgc_world.threshold[2], c.threshold2, memory_order_relaxed);
+    atomic_store_explicit(&rcgc_world.leaked, 0, memory_order_relaxed);
     /* Release: a thread that sees initialized (acquire) sees the config. */
     atomic_store_explicit(&rcgc_world.initialized, 1, memory_order_release);
     pthread_mutex_unlock(&rcgc_world.lock);
-    return 0;
+    /* The background collector (cycles.c). If it cannot start, nothing
+     * else has started either: undo and report. */
+    rc = rcgc_collector_start();
+    if (rc != 0) {
+        pthread_mutex_lock(&rcgc_world.lock);
+        atomic_store_explicit(&rcgc_world.initialized, 0, memory_order_relaxed);
+        rcgc_threads_shutdown();
+        pthread_mutex_unlock(&rcgc_world.lock);
+    }
+    return rc;
 }
 
 void rcgc_shutdown(void)
@@ -105,6 +146,7 @@ void rcgc_shutdown(void)
         return;
     if (rcgc__tls_self.heap == NULL && rcgc_thread_attach() != 0)
         rcgc_fatal("rcgc_shutdown", NULL, "cannot attach the calling thread");
+    rcgc_collector_stop();
     if (atomic_load_explicit(&rcgc_world.attached, memory_order_relaxed) != 1)
         rcgc_fatal("rcgc_shutdown", NULL,
                    "other threads are still attached (detach them first)");
@@ -127,8 +169,11 @@ void rcgc_shutdown(void)
         rcgc_dealloc_list(self, dead);
         if (rcgc_drain_self() != 0)
             again = true;
+        if (rcgc_collector_ingest(self) != 0)
+            again = true;
     }
     rcgc_thread_detach();
+    rcgc_collector_ingest(NULL); /* deaths during our own detach */
     pthread_mutex_lock(&rcgc_world.lock);
     atomic_store_explicit(&rcgc_world.initialized, 0, memory_order_relaxed);
     rcgc_threads_shutdown();
@@ -139,15 +184,6 @@ void rcgc_shutdown(void)
 /* Explicit collection                                                   */
 /* ==================================================================== */
 
-static void record(int generation, uint64_t examined, uint64_t freed)
-{
-    pthread_mutex_lock(&rcgc_world.lock);
-    rcgc_world.gen[generation].collections++;
-    rcgc_world.gen[generation].examined += examined;
-    rcgc_world.gen[generation].freed += freed;
-    pthread_mutex_unlock(&rcgc_world.lock);
-}
-
 size_t rcgc_collect(int generation)
 {
     rcgc__heap *self = rcgc_require_attached("rcgc_collect", NULL);
@@ -155,28 +191,7 @@ size_t rcgc_collect(int generation)
         errno = EINVAL;
         return 0;
     }
-    size_t examined = atomic_load_explicit(&self->qlen, memory_order_relaxed);
-    size_t freed = rcgc_drain_self();
-    if (generation > 0) {
-        /* Merge every other heap's queue in a pause: the owners are
-         * stopped, so their own_locks are free and their local counts
-         * quiet (R5). Free what died after the world resumed, so that
-         * finalizers never run inside a pause. */
-        rcgc__header *dead = NULL;
-        rcgc_pause_begin();
-        pthread_mutex_lock(&rcgc_world.lock);
-        for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
-            if (h == self || atomic_load_explicit(&h->qlen, memory_order_relaxed) == 0)
-                continue;
-            rcgc_own_take(h);
-            examined += rcgc_heap_drain(h, &dead);
-            rcgc_own_drop(h);
-        }
-        pthread_mutex_unlock(&rcgc_world.lock);
-        rcgc_pause_end();
-        freed += rcgc_dealloc_list(self, dead);
-        freed += rcgc_drain_self();
-    }
-    record(generation, examined, freed);
-    return freed;
+    if (generation == 0)
+        return rcgc_collect_young(self);
+    return rcgc_collect_old(self, generation);
 }

@@ -39,6 +39,12 @@ void *rcgc_alloc(const rcgc_type *type, size_t size)
         return NULL;
     }
     rcgc_safepoint();
+    /* Young collection, at this safepoint, before the new object exists
+     * (cycles.md, C1). Not from inside a collection's own reclaim. */
+    if (type->traverse != NULL &&
+        heap->young_n >= atomic_load_explicit(&rcgc_world.threshold[0], memory_order_relaxed) &&
+        atomic_load_explicit(&rcgc_world.gc_enabled, memory_order_relaxed) && !heap->in_young)
+        rcgc_collect_young(heap);
     if (size > SIZE_MAX - sizeof(rcgc__header) - 64) {
         errno = ENOMEM;
         return NULL;
@@ -59,7 +65,12 @@ void *rcgc_alloc(const rcgc_type *type, size_t size)
     h->type = type;
     h->gc_bits = (RCGC_MAGIC_LIVE << RCGC_MAGIC_SHIFT) |
                  (type->traverse != NULL ? RCGC_BIT_TRACKED : 0u);
-    h->gc_index = 0;
+    h->gc_index = RCGC_NO_INDEX;
+    if (type->traverse != NULL && rcgc_young_add(heap, h) != 0) {
+        free(h);
+        errno = ENOMEM;
+        return NULL;
+    }
     /* No fence needed to publish the header: the object only reaches
      * another thread through a release (rcgc_store, a queue, a lock) that
      * the receiver pairs with an acquire (O4). */
@@ -80,6 +91,10 @@ int rcgc_immortalize(void *obj)
         return EINVAL;
     rcgc_check_object("rcgc_immortalize", obj);
     rcgc__header *h = rcgc__hdr(obj);
+    /* Out of the young table if we hold it; otherwise the owner's young
+     * collection keeps it as a root and promotes it (cycles.md, C6). */
+    if (rcgc__is_owner(h))
+        rcgc_young_remove(rcgc__tls_self.heap, h);
     /* Relaxed OR: immortality only has to be seen by slow paths, which
      * re-read the bit; a count change that races with it is harmless
      * because an immortal object is never freed (refcount.md, R7). */
@@ -123,8 +138,9 @@ static rcgc__header *dead_pop(rcgc__heap *heap)
 static void release_slot(void **slot, void *ctx)
 {
     (void)ctx;
-    void *v = *slot;
-    *slot = NULL;
+    /* Exchange (acq_rel): the background collector may be reading this
+     * slot of a dying old object (cycles.md, C5). */
+    void *v = __atomic_exchange_n(slot, NULL, __ATOMIC_ACQ_REL);
     /* A decref that kills v lands on this heap's dead list, since the
      * dealloc loop is running (O7): no recursion. */
     rcgc_decref(v);
@@ -142,19 +158,26 @@ static size_t dealloc_loop(rcgc__heap *heap)
     while ((h = dead_pop(heap)) != NULL) {
         const rcgc_type *type = h->type;
         void *obj = rcgc_payload(h);
-        /* Relaxed: only this thread touches a dead object's bits. */
-        uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
+        /* DYING: collectors leave the object to this death (cycles.md,
+         * C4). Release: pairs with their acquire loads of the bits. */
+        uint32_t bits = __atomic_fetch_or(&h->gc_bits, RCGC_BIT_DYING, __ATOMIC_ACQ_REL);
         if (type->finalize != NULL && !(bits & RCGC_BIT_FINALIZED)) {
             /* O3: finalize once per object, with the object alive again and
              * owned by this thread holding one reference; dropping that
              * reference afterwards either kills it for good (FINALIZED is
              * set, so no second finalize) or leaves it resurrected. */
             __atomic_fetch_or(&h->gc_bits, RCGC_BIT_FINALIZED, __ATOMIC_RELAXED);
-            h->local = 1;
+            __atomic_fetch_and(&h->gc_bits, ~RCGC_BIT_DYING, __ATOMIC_RELEASE);
+            __atomic_store_n(&h->local, 1, __ATOMIC_RELAXED);
             /* Relaxed: nobody else can see the object until finalize
              * publishes it, and that publication is a release. */
             __atomic_store_n(&h->shared, 0, __ATOMIC_RELAXED);
             __atomic_store_n(&h->owner, heap->id, __ATOMIC_RELAXED);
+            /* A young object left its table when it died: it comes back
+             * to this thread's young generation (C1). */
+            if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED)) == RCGC_BIT_TRACKED &&
+                rcgc_young_add(heap, h) != 0)
+                rcgc_old_adopt(&h, 1, 1);
             rcgc_stat_add(&heap->stats.finalized, 1);
             type->finalize(obj);
             rcgc_decref(obj);
@@ -164,6 +187,12 @@ static size_t dealloc_loop(rcgc__heap *heap)
             type->destroy(obj);
         if (type->traverse != NULL)
             type->traverse(obj, release_slot, NULL);
+        if ((bits & RCGC_BIT_TRACKED) && (bits & RCGC_GEN_MASK) != 0) {
+            /* An old object: its table belongs to the collector, which
+             * removes and frees it (C1). */
+            rcgc_old_dead(h);
+            continue;
+        }
         rcgc_stat_add(&heap->stats.freed, 1);
         rcgc_stat_add(&heap->stats.freed_bytes, malloc_usable_size(h));
         /* Poison the magic so a use after death is caught by the api

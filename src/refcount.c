@@ -33,10 +33,15 @@ void rcgc__local_zero(void *obj)
     int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
     if (v == 0) {
         /* No shared references, no queue entry: dead. No other thread
-         * holds a reference, so none can change `shared` any more (R6). */
+         * holds a reference, so none can change `shared` any more (R6).
+         * A young object leaves its table first (cycles.md, C1). */
+        rcgc_young_remove(heap, h);
         rcgc_object_died(heap, h);
         return;
     }
+    /* Merged objects are never young: move to generation 1 while we still
+     * own it, before MERGED is published (cycles.md, C1; R3). */
+    rcgc_young_leave(heap, h);
     /* R3: give up ownership before publishing MERGED. Once MERGED is
      * visible another thread may drop the count to zero and free the
      * object, so nothing may touch the header after the CAS. A non-owner
@@ -65,7 +70,8 @@ void rcgc__local_overflow(void *obj)
     const int64_t add = ((int64_t)1 << 32) * RCGC__SHARED_ONE;
     /* R3: clear ownership first (release), then publish MERGED, as in
      * rcgc__local_zero; the local count is now 0 (it wrapped). */
-    h->local = 0;
+    rcgc_young_leave(rcgc__tls_self.heap, h);
+    __atomic_store_n(&h->local, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
     /* acq_rel, as in rcgc__local_zero. */
     int64_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
@@ -87,9 +93,15 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
     int64_t local = 0;
     if (merging) {
         /* R1: local belongs to `heap`, whose own_lock we hold. R3: clear
-         * ownership before MERGED becomes visible (release). */
-        local = h->local;
-        h->local = 0;
+         * ownership before MERGED becomes visible (release). A young
+         * object leaves its table now (cycles.md, C1): removed if it is
+         * dead (nobody can change a zero total), else promoted. */
+        local = __atomic_load_n(&h->local, __ATOMIC_RELAXED);
+        if (local + rcgc_shared_count(v) == 0)
+            rcgc_young_remove(heap, h);
+        else
+            rcgc_young_leave(heap, h);
+        __atomic_store_n(&h->local, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
     }
     int64_t nv;
@@ -220,13 +232,26 @@ static void queue_push(rcgc__heap *heap, rcgc__header *h)
 /* Non-owner counting                                                    */
 /* ==================================================================== */
 
+/* A non-owner is about to count h. Returns true if h is immortal (nothing
+ * to count). A young object becomes ESCAPED first, so that its owner's
+ * young collection, if one is running, keeps it (cycles.md, C6). Release:
+ * pairs with the collection's acquire loads of the bits. */
+static bool nonowner_touch(rcgc__header *h)
+{
+    uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
+    if (bits & RCGC_BIT_IMMORTAL)
+        return true;
+    if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED | RCGC_BIT_ESCAPED)) == RCGC_BIT_TRACKED)
+        __atomic_fetch_or(&h->gc_bits, RCGC_BIT_ESCAPED, __ATOMIC_RELEASE);
+    return false;
+}
+
 void rcgc__incref_slow(void *obj)
 {
     rcgc_require_attached("rcgc_incref", obj);
     rcgc_check_object("rcgc_incref", obj);
     rcgc__header *h = rcgc__hdr(obj);
-    /* Relaxed: the immortal bit never clears. */
-    if (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_IMMORTAL)
+    if (nonowner_touch(h))
         return;
     /* Relaxed: an increment by a holder of a reference needs no ordering;
      * the object cannot die meanwhile (R7). */
@@ -238,7 +263,7 @@ void rcgc__decref_slow(void *obj)
     rcgc_require_attached("rcgc_decref", obj);
     rcgc_check_object("rcgc_decref", obj);
     rcgc__header *h = rcgc__hdr(obj);
-    if (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_IMMORTAL)
+    if (nonowner_touch(h))
         return;
     /* Relaxed: the owner id only goes from X to 0 (R3). A successful CAS
      * below on a word without MERGED proves the owner had not merged yet,

@@ -162,6 +162,7 @@ void rcgc_leave_running(rcgc__heap *heap, int new_status)
     (void)new_status;
     for (;;) {
         rcgc_drain_self();
+        rcgc_old_flush(heap); /* nothing of ours waits while we are away */
         rcgc_own_drop(heap);
         /* seq_cst: Dekker with enqueuers (they store qlen, then read our
          * status) and with the pauser (it sets pause_active, then reads
@@ -212,6 +213,7 @@ void rcgc__safepoint_slow(void)
     uint32_t bits = __atomic_exchange_n(&rcgc__tls_self.pending, 0, __ATOMIC_ACQUIRE);
     if (bits & RCGC_PENDING_MERGE)
         rcgc_drain_self();
+    rcgc_old_flush(heap);
     if (bits & RCGC_PENDING_PAUSE)
         park(heap); /* offline while parked: a quiescent state too */
     else

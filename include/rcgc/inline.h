@@ -50,8 +50,9 @@ typedef struct rcgc__header {
      * holder of the owner's heap lock), read by every thread: relaxed atomic
      * loads, because a stale value is harmless (see refcount.md, R3). */
     uint32_t owner;
-    /* The owner's count. Plain integer: only the thread holding the owning
-     * heap's lock reads or writes it (refcount.md, R1). */
+    /* The owner's count. Only the thread holding the owning heap's token
+     * writes it (refcount.md, R1); the background collector reads it for
+     * its estimate (relaxed atomics on both sides, cycles.md C4). */
     uint32_t local;
     /* Shared count times 4, plus RCGC__SHARED_MERGED (bit 1) and
      * RCGC__SHARED_QUEUED (bit 0). Atomic: every non-owner counts here. */
@@ -117,9 +118,13 @@ static inline void rcgc_incref(void *obj)
         return;
     rcgc__header *h = rcgc__hdr(obj);
     if (RCGC__LIKELY(rcgc__is_owner(h))) {
-        /* Plain increment: owner-only field (refcount.md, R1). Wrapping to
-         * zero means 2^32 references: spill into the shared count. */
-        if (RCGC__UNLIKELY(++h->local == 0))
+        /* Owner-only field (refcount.md, R1): a relaxed load and store,
+         * not a locked add; atomic only because the background collector
+         * reads it (cycles.md, C4). Wrapping to zero means 2^32
+         * references: spill into the shared count. */
+        uint32_t n = __atomic_load_n(&h->local, __ATOMIC_RELAXED) + 1;
+        __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
+        if (RCGC__UNLIKELY(n == 0))
             rcgc__local_overflow(obj);
         return;
     }
@@ -133,8 +138,11 @@ static inline void rcgc_decref(void *obj)
     rcgc__header *h = rcgc__hdr(obj);
     if (RCGC__LIKELY(rcgc__is_owner(h))) {
         /* An owned object always has local >= 1 (the merge at zero gives up
-         * ownership), so this cannot wrap (refcount.md, R2). */
-        if (RCGC__UNLIKELY(--h->local == 0))
+         * ownership), so this cannot wrap (refcount.md, R2). Relaxed load
+         * and store, as in rcgc_incref. */
+        uint32_t n = __atomic_load_n(&h->local, __ATOMIC_RELAXED) - 1;
+        __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
+        if (RCGC__UNLIKELY(n == 0))
             rcgc__local_zero(obj);
         return;
     }

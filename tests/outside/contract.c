@@ -209,6 +209,7 @@ int main(void)
     expect(destroyed - before == n, "ten-million-node chain destroyed", destroyed - before, n);
 
     expect(double_destroy == 0, "no object destroyed twice", double_destroy, 0);
+    rcgc_collect(2);
     rcgc_stats s = {.size = sizeof s};
     rcgc_get_stats(&s);
     expect(s.live_objects == 0, "no live objects left", (long)s.live_objects, 0);

@@ -1,0 +1,821 @@
+/* cycles.c: the older generations and the background collector.
+ *
+ * Purpose: objects that survive a young collection (or whose counts were
+ * merged) move to generation 1, then 2. A background collector thread owns
+ * those generations' tables outright: survivors and the deaths of old
+ * objects reach it through an inbox, so nothing it examines can be freed
+ * under it. It finds cyclic garbage in two steps:
+ *
+ *   1. detection, concurrent with the mutators: trial deletion over the
+ *      generations being collected, using counts and slots read while the
+ *      program runs; the result is a candidate set, possibly wrong;
+ *   2. confirmation, in a stop-the-world pause: trial deletion again, over
+ *      the candidates only, with exact counts. Work proportional to the
+ *      candidates, not to the heap: pauses stay flat as the heap grows.
+ *
+ * The confirmed garbage is freed after the world resumes. Objects with a
+ * finalizer not yet run are finalized instead and examined again by the
+ * next collection (they survive if a finalizer made them reachable).
+ *
+ * Design: docs/design/cycles.md. C1..C9 are cited below.
+ *
+ *   ===================================================================
+ *   State machine of the collector thread (one place to read it):
+ *
+ *      IDLE --(timeout, inbox full, request)--> INGEST
+ *      INGEST --(thresholds or request: gen 1 / full)--> DETECT
+ *      INGEST --(nothing to do)--> IDLE
+ *      DETECT --(no candidates)--> PROMOTE
+ *      DETECT --(candidates)--> CONFIRM (pause) --> RECLAIM --> PROMOTE
+ *      PROMOTE (gen 1 survivors to gen 2) --> INGEST (deaths meanwhile)
+ *                                          --> IDLE, requests answered
+ *   ===================================================================
+ */
+#include "internal.h"
+#include "trial.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ==================================================================== */
+/* Tables of the older generations (collector thread only, C1)          */
+/* ==================================================================== */
+
+typedef struct table {
+    rcgc__header **a;
+    uint32_t n, cap;
+} table;
+
+typedef struct collector {
+    pthread_t thread;
+    bool started;
+
+    pthread_mutex_t mu;          /* inbox, requests, stop */
+    pthread_cond_t wake;         /* work for the collector */
+    pthread_cond_t done;         /* a request was answered */
+    /* Inbox (C1): promotions (target generation in their gc_bits) and
+     * deaths of old objects, in the order they happened. */
+    rcgc__header **promo;
+    size_t promo_n, promo_cap;
+    rcgc__header **dead;
+    size_t dead_n, dead_cap;
+    /* Requests (C8). */
+    uint64_t req_seq, done_seq;
+    int req_kind;                /* 0 none, RCGC_REQ_* */
+    bool stop;
+    size_t last_freed;
+    bool last_finalized;
+
+    /* Collector-thread state. */
+    table gen[4];                /* 1, 2 and 3 (permanent) used */
+    uint64_t gen2_at_last_full;
+    rcgc__heap *heap;            /* the collector's own heap */
+} collector;
+
+enum { RCGC_REQ_GEN1 = 1, RCGC_REQ_FULL, RCGC_REQ_FREEZE, RCGC_REQ_UNFREEZE };
+
+static collector col = {
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+    .wake = PTHREAD_COND_INITIALIZER,
+    .done = PTHREAD_COND_INITIALIZER,
+};
+
+static void fatal_oom(const char *what)
+{
+    rcgc_fatal("rcgc (collector)", NULL, "out of memory growing %s", what);
+}
+
+static void table_add(table *t, int gen, rcgc__header *h)
+{
+    if (t->n == t->cap) {
+        uint32_t cap = t->cap ? t->cap * 2 : 1024;
+        rcgc__header **a = realloc(t->a, cap * sizeof *a);
+        if (a == NULL)
+            fatal_oom("a generation table");
+        t->a = a;
+        t->cap = cap;
+    }
+    h->gc_index = t->n;
+    t->a[t->n++] = h;
+    atomic_store_explicit(&rcgc_world.gen_count[gen], t->n, memory_order_relaxed);
+}
+
+static void table_remove(table *t, int gen, rcgc__header *h)
+{
+    uint32_t i = h->gc_index;
+    if (i == RCGC_NO_INDEX || i >= t->n || t->a[i] != h)
+        rcgc_fatal("rcgc (collector)", rcgc_payload(h), "generation table corrupt");
+    rcgc__header *last = t->a[--t->n];
+    t->a[i] = last;
+    last->gc_index = i;
+    h->gc_index = RCGC_NO_INDEX;
+    atomic_store_explicit(&rcgc_world.gen_count[gen], t->n, memory_order_relaxed);
+}
+
+/* ==================================================================== */
+/* The inbox (C1)                                                        */
+/* ==================================================================== */
+
+static void push(rcgc__header ***a, size_t *n, size_t *cap, rcgc__header *h)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 1024;
+        rcgc__header **na = realloc(*a, c * sizeof *na);
+        if (na == NULL)
+            fatal_oom("the collector's inbox");
+        *a = na;
+        *cap = c;
+    }
+    (*a)[(*n)++] = h;
+}
+
+/* Moves the reporting thread's buffered promotions and deaths into the
+ * inbox: one lock per batch (C1). The caller holds heap's token. */
+void rcgc_old_flush(rcgc__heap *heap)
+{
+    if (heap == NULL || heap->old_n == 0)
+        return;
+    pthread_mutex_lock(&col.mu);
+    for (uint32_t i = 0; i < heap->old_n; i++) {
+        uintptr_t e = heap->old_buf[i];
+        rcgc__header *h = (rcgc__header *)(e & ~(uintptr_t)1);
+        if (e & 1)
+            push(&col.dead, &col.dead_n, &col.dead_cap, h);
+        else
+            push(&col.promo, &col.promo_n, &col.promo_cap, h);
+    }
+    heap->old_n = 0;
+    if (col.promo_n + col.dead_n >= 65536)
+        pthread_cond_signal(&col.wake);
+    pthread_mutex_unlock(&col.mu);
+}
+
+/* Buffers an inbox entry on the calling thread's heap (tag bit 0: a
+ * death), or pushes it directly from an unattached thread. */
+static void report(rcgc__header *h, uintptr_t tag)
+{
+    rcgc__heap *heap = rcgc__tls_self.heap;
+    if (heap == NULL) {
+        pthread_mutex_lock(&col.mu);
+        if (tag)
+            push(&col.dead, &col.dead_n, &col.dead_cap, h);
+        else
+            push(&col.promo, &col.promo_n, &col.promo_cap, h);
+        pthread_mutex_unlock(&col.mu);
+        return;
+    }
+    heap->old_buf[heap->old_n++] = (uintptr_t)h | tag;
+    if (heap->old_n == RCGC_OLD_BUF)
+        rcgc_old_flush(heap);
+}
+
+void rcgc_old_adopt(rcgc__header **objs, size_t n, int gen)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* C1: from here the object is old: its death is reported to the
+         * collector, possibly before this promotion reaches it. */
+        rcgc_set_gen(objs[i], (uint32_t)gen);
+        objs[i]->gc_index = RCGC_NO_INDEX;
+        report(objs[i], 0);
+    }
+}
+
+void rcgc_old_dead(rcgc__header *h)
+{
+    report(h, 1);
+}
+
+static void free_memory(rcgc__heap *self, rcgc__header *h)
+{
+    if (self != NULL) {
+        rcgc_stat_add(&self->stats.freed, 1);
+        rcgc_stat_add(&self->stats.freed_bytes, malloc_usable_size(h));
+    }
+    /* Relaxed: nobody else can reach a freed object; the poison only helps
+     * the api checks catch a use after death. */
+    __atomic_store_n(&h->gc_bits, RCGC_MAGIC_DEAD << RCGC_MAGIC_SHIFT, __ATOMIC_RELAXED);
+    free(h);
+}
+
+/* Collector thread: applies the inbox to the tables. Deaths and promotions
+ * come from per-thread buffers in any order (C1). */
+static size_t ingest_into(rcgc__heap *self)
+{
+    pthread_mutex_lock(&col.mu);
+    rcgc__header **promo = col.promo, **dead = col.dead;
+    size_t np = col.promo_n, nd = col.dead_n;
+    col.promo = col.dead = NULL;
+    col.promo_n = col.promo_cap = col.dead_n = col.dead_cap = 0;
+    pthread_mutex_unlock(&col.mu);
+    for (size_t i = 0; i < nd; i++) {
+        rcgc__header *h = dead[i];
+        if (h->gc_index == RCGC_NO_INDEX) {
+            /* Its promotion has not arrived yet (it sits in some thread's
+             * buffer): free it when it does (C1). Only the collector
+             * looks at this bit. */
+            __atomic_fetch_or(&h->gc_bits, RCGC_BIT_DEAD_EARLY, __ATOMIC_RELAXED);
+            continue;
+        }
+        uint32_t g = rcgc_gen_of(h);
+        table_remove(&col.gen[g], (int)g, h);
+        free_memory(self, h);
+    }
+    for (size_t i = 0; i < np; i++) {
+        rcgc__header *h = promo[i];
+        if (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_DEAD_EARLY) {
+            free_memory(self, h);
+            continue;
+        }
+        uint32_t g = rcgc_gen_of(h);
+        table_add(&col.gen[g], (int)g, h);
+    }
+    free(promo);
+    free(dead);
+    return np + nd;
+}
+
+static void ingest(void)
+{
+    rcgc_old_flush(col.heap);
+    ingest_into(col.heap);
+}
+
+/* Applies the inbox from another thread, once the collector has stopped
+ * (shutdown). self NULL: no statistics (the heaps are going away). */
+size_t rcgc_collector_ingest(rcgc__heap *self)
+{
+    return col.started ? 0 : ingest_into(self);
+}
+
+/* ==================================================================== */
+/* Garbage sets: finalize, or free (C7)                                  */
+/* ==================================================================== */
+
+static void release_cycle_slot(void **slot, void *ctx)
+{
+    (void)ctx;
+    /* acq_rel exchange: a collector may read this slot concurrently (C5);
+     * the acquire makes the value's header readable. */
+    void *v = __atomic_exchange_n(slot, NULL, __ATOMIC_ACQ_REL);
+    if (v == NULL)
+        return;
+    /* Members of the set are freed together below; everything else gets
+     * its reference released. Reading v's bits is safe: either v is a
+     * member (not freed yet) or this slot's reference keeps it alive. */
+    if (__atomic_load_n(&rcgc__hdr(v)->gc_bits, __ATOMIC_ACQUIRE) & RCGC_BIT_COLLECTING)
+        return;
+    rcgc_decref(v);
+}
+
+static void report_garbage(rcgc__header **g, uint32_t m)
+{
+    /* Debug mode: report the cycle by type names (at most 8 distinct). */
+    const char *names[8];
+    unsigned counts[8];
+    int k = 0;
+    for (uint32_t i = 0; i < m; i++) {
+        const char *nm = g[i]->type->name;
+        int j = 0;
+        while (j < k && names[j] != nm)
+            j++;
+        if (j == k && k < 8) {
+            names[k] = nm;
+            counts[k++] = 0;
+        }
+        if (j < k)
+            counts[j]++;
+    }
+    char line[512];
+    int off = snprintf(line, sizeof line, "rcgc: leak: garbage cycle of %u objects:", m);
+    for (int j = 0; j < k && off < (int)sizeof line; j++)
+        off += snprintf(line + off, sizeof line - (size_t)off, " %s x%u", names[j], counts[j]);
+    fprintf(stderr, "%s\n", line);
+}
+
+size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen)
+{
+    if (m == 0)
+        return 0;
+    for (uint32_t i = 0; i < m; i++)
+        __atomic_fetch_or(&g[i]->gc_bits, RCGC_BIT_COLLECTING, __ATOMIC_RELEASE);
+
+    bool debug = rcgc_world.config.debug_leaks != 0;
+    bool pending = false;
+    for (uint32_t i = 0; !debug && i < m; i++)
+        pending |= g[i]->type->finalize != NULL &&
+                   !(__atomic_load_n(&g[i]->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_FINALIZED);
+    if (debug || pending) {
+        if (debug) {
+            report_garbage(g, m);
+            atomic_fetch_add_explicit(&rcgc_world.leaked, m, memory_order_relaxed);
+        }
+        /* C7: run every pending finalizer, then let the next collection
+         * look at the set again: whatever a finalizer made reachable
+         * survives, the rest is freed then, not finalized twice. */
+        for (uint32_t i = 0; !debug && i < m; i++) {
+            rcgc__header *h = g[i];
+            uint32_t bits = __atomic_fetch_or(&h->gc_bits, RCGC_BIT_FINALIZED, __ATOMIC_ACQ_REL);
+            if (h->type->finalize != NULL && !(bits & RCGC_BIT_FINALIZED)) {
+                rcgc_stat_add(&self->stats.finalized, 1);
+                h->type->finalize(rcgc_payload(h));
+            }
+        }
+        for (uint32_t i = 0; i < m; i++)
+            __atomic_fetch_and(&g[i]->gc_bits, ~RCGC_BIT_COLLECTING, __ATOMIC_RELEASE);
+        if (gen == 0) {
+            /* Back to a table: the permanent generation for kept leaks,
+             * else this heap's young generation for the next look. */
+            if (debug)
+                rcgc_old_adopt(g, m, RCGC_GEN_PERMANENT);
+            else
+                for (uint32_t i = 0; i < m; i++)
+                    if (rcgc_young_add(self, g[i]) != 0)
+                        rcgc_old_adopt(&g[i], 1, 1);
+        } else if (debug) {
+            for (uint32_t i = 0; i < m; i++) {
+                table_remove(&col.gen[rcgc_gen_of(g[i])], (int)rcgc_gen_of(g[i]), g[i]);
+                rcgc_set_gen(g[i], RCGC_GEN_PERMANENT);
+                table_add(&col.gen[RCGC_GEN_PERMANENT], RCGC_GEN_PERMANENT, g[i]);
+            }
+        }
+        if (!debug)
+            col.last_finalized = true;
+        return 0;
+    }
+
+    /* Free the set: destroy every member, release every reference to the
+     * outside, free the memory. Members' references to each other are
+     * dropped without counting (the whole set goes at once). */
+    for (uint32_t i = 0; i < m; i++)
+        __atomic_fetch_or(&g[i]->gc_bits, RCGC_BIT_DYING, __ATOMIC_RELEASE);
+    for (uint32_t i = 0; i < m; i++)
+        if (g[i]->type->destroy != NULL)
+            g[i]->type->destroy(rcgc_payload(g[i]));
+    for (uint32_t i = 0; i < m; i++)
+        g[i]->type->traverse(rcgc_payload(g[i]), release_cycle_slot, NULL);
+    for (uint32_t i = 0; i < m; i++) {
+        if (gen != 0) {
+            uint32_t gg = rcgc_gen_of(g[i]);
+            table_remove(&col.gen[gg], (int)gg, g[i]);
+        }
+        free_memory(self, g[i]);
+    }
+    return m;
+}
+
+/* ==================================================================== */
+/* Notification, statistics and test hooks                               */
+/* ==================================================================== */
+
+static pthread_mutex_t cb_mu = PTHREAD_MUTEX_INITIALIZER;
+typedef struct cb_entry {
+    rcgc_gc_callback fn;
+    void *arg;
+} cb_entry;
+static cb_entry callbacks[8];
+
+int rcgc_gc_callback_add(rcgc_gc_callback fn, void *arg)
+{
+    if (fn == NULL)
+        return EINVAL;
+    int rc = ENOMEM;
+    pthread_mutex_lock(&cb_mu);
+    for (int i = 0; i < 8; i++)
+        if (callbacks[i].fn == NULL) {
+            callbacks[i].fn = fn;
+            callbacks[i].arg = arg;
+            rc = 0;
+            break;
+        }
+    pthread_mutex_unlock(&cb_mu);
+    /* Release: the notifier's acquire sees the registration. */
+    atomic_fetch_add_explicit(&rcgc_world.ncallbacks, rc == 0, memory_order_release);
+    return rc;
+}
+
+int rcgc_gc_callback_remove(rcgc_gc_callback fn, void *arg)
+{
+    int rc = ENOENT;
+    pthread_mutex_lock(&cb_mu);
+    for (int i = 0; i < 8; i++)
+        if (callbacks[i].fn == fn && callbacks[i].arg == arg) {
+            callbacks[i].fn = NULL;
+            rc = 0;
+            break;
+        }
+    pthread_mutex_unlock(&cb_mu);
+    if (rc == 0)
+        atomic_fetch_sub_explicit(&rcgc_world.ncallbacks, 1, memory_order_release);
+    return rc;
+}
+
+void rcgc_gc_notify(int phase, int generation, uint64_t examined, uint64_t freed, uint64_t ns)
+{
+    /* Acquire: pairs with the registration's release. */
+    if (atomic_load_explicit(&rcgc_world.ncallbacks, memory_order_acquire) == 0)
+        return;
+    rcgc_gc_info info = {sizeof info, phase, generation, examined, freed, ns};
+    cb_entry copy[8];
+    pthread_mutex_lock(&cb_mu);
+    memcpy(copy, callbacks, sizeof copy);
+    pthread_mutex_unlock(&cb_mu);
+    for (int i = 0; i < 8; i++)
+        if (copy[i].fn != NULL)
+            copy[i].fn(&info, copy[i].arg);
+}
+
+void rcgc_gc_record(int generation, uint64_t examined, uint64_t freed)
+{
+    pthread_mutex_lock(&rcgc_world.lock);
+    rcgc_world.gen[generation].collections++;
+    rcgc_world.gen[generation].examined += examined;
+    rcgc_world.gen[generation].freed += freed;
+    pthread_mutex_unlock(&rcgc_world.lock);
+}
+
+void (*_Atomic rcgc_test_hook_fn)(int phase, void *arg);
+
+void rcgc_set_test_hook(void (*fn)(int phase, void *arg))
+{
+    atomic_store_explicit(&rcgc_test_hook_fn, fn, memory_order_release);
+}
+
+/* ==================================================================== */
+/* Detection (concurrent) and confirmation (in a pause): C2..C5          */
+/* ==================================================================== */
+
+/* Objects the old collector must keep whatever their counts say: dying by
+ * count (their own death frees them), immortal, or in a merge queue. */
+static bool old_root(rcgc__header *h)
+{
+    uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
+    if (bits & (RCGC_BIT_DYING | RCGC_BIT_IMMORTAL))
+        return true;
+    return (__atomic_load_n(&h->shared, __ATOMIC_RELAXED) & RCGC__SHARED_QUEUED) != 0;
+}
+
+/* Confirms the candidates in a pause; returns how many are garbage, moved
+ * to the front of `cand` (rcgc_garbage then marks and reclaims them). */
+static uint32_t confirm(rcgc__header **cand, uint32_t nc)
+{
+    rcgc_trial t;
+    if (!rcgc_trial_init(&t, cand, nc, false))
+        return 0; /* no memory: free nothing this round (safe) */
+    rcgc_test_hook(RCGC_HOOK_OLD_BEFORE_PAUSE, NULL);
+    rcgc_pause_begin();
+    /* C4: with the world stopped, counts and slots are exact, and every
+     * strong reference is counted. A candidate still referenced from
+     * outside the set is a root; so is whatever it reaches. */
+    rcgc_trial_counts(&t, old_root);
+    rcgc_trial_subtract(&t);
+    rcgc_trial_mark(&t);
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < nc; i++)
+        if (!t.reached[i]) {
+            rcgc__header *tmp = cand[m];
+            cand[m++] = cand[i];
+            cand[i] = tmp;
+        }
+    /* Issue 4 clears weak references to the garbage here, in the pause. */
+    rcgc_pause_end();
+    rcgc_trial_free(&t);
+    return m;
+}
+
+static size_t old_collect(bool full)
+{
+    int generation = full ? 2 : 1;
+    ingest();
+    uint32_t n1 = col.gen[1].n, n2 = full ? col.gen[2].n : 0, n = n1 + n2;
+    uint64_t t0 = rcgc_now_ns();
+    rcgc_gc_notify(RCGC_GC_START, generation, n, 0, 0);
+    size_t freed = 0;
+    rcgc__header **objs = malloc((n ? n : 1) * sizeof *objs);
+    rcgc_trial t;
+    if (objs != NULL) {
+        memcpy(objs, col.gen[1].a, n1 * sizeof *objs);
+        if (n2)
+            memcpy(objs + n1, col.gen[2].a, n2 * sizeof *objs);
+        if (rcgc_trial_init(&t, objs, n, true)) {
+            rcgc_test_hook(RCGC_HOOK_OLD_START, NULL);
+            /* C2: detection, concurrent with the mutators. */
+            rcgc_trial_counts(&t, old_root);
+            rcgc_test_hook(RCGC_HOOK_OLD_COUNTED, NULL);
+            rcgc_trial_subtract(&t);
+            rcgc_trial_mark(&t);
+            rcgc_test_hook(RCGC_HOOK_OLD_MARKED, NULL);
+            uint32_t nc = 0;
+            for (uint32_t i = 0; i < n; i++)
+                if (!t.reached[i])
+                    objs[nc++] = objs[i];
+            rcgc_trial_free(&t);
+            if (nc > 0) {
+                uint32_t m = confirm(objs, nc);
+                freed = rcgc_garbage(col.heap, objs, m, generation);
+            }
+        }
+    }
+    free(objs);
+    /* Survivors of generation 1 move to generation 2. */
+    table *g1 = &col.gen[1];
+    for (uint32_t i = 0; i < g1->n; i++) {
+        rcgc_set_gen(g1->a[i], 2);
+        table_add(&col.gen[2], 2, g1->a[i]);
+    }
+    g1->n = 0;
+    atomic_store_explicit(&rcgc_world.gen_count[1], 0, memory_order_relaxed);
+    if (full)
+        col.gen2_at_last_full = col.gen[2].n;
+    ingest(); /* deaths caused by the reclaim */
+    uint64_t ns = rcgc_now_ns() - t0;
+    rcgc_gc_record(generation, n, freed);
+    rcgc_gc_notify(RCGC_GC_END, generation, n, freed, ns);
+    return freed;
+}
+
+static void move_table(int from, int to)
+{
+    table *f = &col.gen[from];
+    for (uint32_t i = 0; i < f->n; i++) {
+        rcgc_set_gen(f->a[i], (uint32_t)to);
+        table_add(&col.gen[to], to, f->a[i]);
+    }
+    f->n = 0;
+    atomic_store_explicit(&rcgc_world.gen_count[from], 0, memory_order_relaxed);
+}
+
+/* ==================================================================== */
+/* The collector thread (C8)                                             */
+/* ==================================================================== */
+
+static bool auto_due(int *kind)
+{
+    if (!atomic_load_explicit(&rcgc_world.gc_enabled, memory_order_relaxed))
+        return false;
+    uint32_t t1 = atomic_load_explicit(&rcgc_world.threshold[1], memory_order_relaxed);
+    uint32_t t2 = atomic_load_explicit(&rcgc_world.threshold[2], memory_order_relaxed);
+    uint64_t g2 = col.gen[2].n, base = col.gen2_at_last_full;
+    /* CPython's rule: a full collection once the long-lived population has
+     * grown by a quarter (and by at least threshold2), so the cost of full
+     * collections stays linear in allocation (C9). */
+    if (t2 && g2 > base && g2 - base >= t2 && g2 - base >= base / 4) {
+        *kind = RCGC_REQ_FULL;
+        return true;
+    }
+    if (t1 && col.gen[1].n >= t1) {
+        *kind = RCGC_REQ_GEN1;
+        return true;
+    }
+    return false;
+}
+
+static void *collector_main(void *arg)
+{
+    (void)arg;
+    rcgc_thread_attach();
+    col.heap = rcgc__tls_self.heap;
+    /* The collector does not count as an attached mutator. */
+    atomic_fetch_sub_explicit(&rcgc_world.attached, 1, memory_order_relaxed);
+    for (;;) {
+        rcgc_blocking_begin();
+        pthread_mutex_lock(&col.mu);
+        if (!col.stop && col.req_seq == col.done_seq) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 20 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&col.wake, &col.mu, &ts);
+        }
+        bool stop = col.stop;
+        uint64_t seq = col.req_seq;
+        if (stop) {
+            pthread_mutex_unlock(&col.mu);
+            rcgc_blocking_end();
+            ingest();
+            break;
+        }
+        int kind = col.req_kind;
+        col.req_kind = 0;
+        pthread_mutex_unlock(&col.mu);
+        rcgc_blocking_end();
+
+        ingest();
+        col.last_finalized = false;
+        size_t freed = 0;
+        if (kind == RCGC_REQ_FREEZE) {
+            move_table(1, RCGC_GEN_PERMANENT);
+            move_table(2, RCGC_GEN_PERMANENT);
+            col.gen2_at_last_full = 0;
+        } else if (kind == RCGC_REQ_UNFREEZE) {
+            move_table(RCGC_GEN_PERMANENT, 2);
+        } else if (kind != 0 || auto_due(&kind)) {
+            freed = old_collect(kind == RCGC_REQ_FULL);
+        }
+        pthread_mutex_lock(&col.mu);
+        if (seq != col.done_seq) {
+            col.done_seq = seq;
+            col.last_freed = freed;
+            pthread_cond_broadcast(&col.done);
+        }
+        pthread_mutex_unlock(&col.mu);
+    }
+    atomic_fetch_add_explicit(&rcgc_world.attached, 1, memory_order_relaxed);
+    rcgc_thread_detach();
+    return NULL;
+}
+
+/* Asks the collector for `kind` and waits for it; returns what it freed.
+ * *finalized: whether it ran finalizers (the caller may want another round
+ * to free what they did not resurrect). */
+static size_t request(int kind, bool *finalized)
+{
+    rcgc_blocking_begin();
+    pthread_mutex_lock(&col.mu);
+    uint64_t ticket = ++col.req_seq;
+    if (kind > col.req_kind)
+        col.req_kind = kind;
+    pthread_cond_signal(&col.wake);
+    while (col.done_seq < ticket)
+        pthread_cond_wait(&col.done, &col.mu);
+    size_t freed = col.last_freed;
+    if (finalized)
+        *finalized = col.last_finalized;
+    pthread_mutex_unlock(&col.mu);
+    rcgc_blocking_end();
+    return freed;
+}
+
+int rcgc_collector_start(void)
+{
+    col.stop = false;
+    col.req_seq = col.done_seq = 0;
+    col.req_kind = 0;
+    int rc = pthread_create(&col.thread, NULL, collector_main, NULL);
+    col.started = rc == 0;
+    return rc == 0 ? 0 : EAGAIN;
+}
+
+void rcgc_collector_stop(void)
+{
+    if (!col.started)
+        return;
+    pthread_mutex_lock(&col.mu);
+    col.stop = true;
+    pthread_cond_signal(&col.wake);
+    pthread_mutex_unlock(&col.mu);
+    rcgc_blocking_begin();
+    pthread_join(col.thread, NULL);
+    rcgc_blocking_end();
+    col.started = false;
+    /* What is left in the tables stays allocated (alive at shutdown). */
+    for (int g = 1; g < 4; g++) {
+        free(col.gen[g].a);
+        memset(&col.gen[g], 0, sizeof col.gen[g]);
+        atomic_store_explicit(&rcgc_world.gen_count[g], 0, memory_order_relaxed);
+    }
+    free(col.promo);
+    free(col.dead);
+    col.promo = col.dead = NULL;
+    col.promo_n = col.promo_cap = col.dead_n = col.dead_cap = 0;
+}
+
+/* ==================================================================== */
+/* Explicit collections and control (C8)                                 */
+/* ==================================================================== */
+
+/* In a pause: merge every heap's queue and move every young generation to
+ * generation 1, so that a full collection sees all garbage (C8). Frees
+ * what died by count after the world resumed. */
+static size_t gather_everything(rcgc__heap *self)
+{
+    size_t freed = rcgc_drain_self();
+    rcgc__header *dead = NULL;
+    rcgc_pause_begin();
+    pthread_mutex_lock(&rcgc_world.lock);
+    for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
+        if (h != self)
+            rcgc_own_take(h);
+        rcgc_heap_drain(h, &dead);
+        rcgc_young_promote_all(h);
+        rcgc_old_flush(h);
+        if (h != self)
+            rcgc_own_drop(h);
+    }
+    pthread_mutex_unlock(&rcgc_world.lock);
+    rcgc_pause_end();
+    freed += rcgc_dealloc_list(self, dead);
+    freed += rcgc_drain_self();
+    rcgc_old_flush(self);
+    return freed;
+}
+
+size_t rcgc_collect_old(rcgc__heap *self, int generation)
+{
+    if (generation == 1) {
+        size_t freed = rcgc_young_collect(self);
+        return freed + request(RCGC_REQ_GEN1, NULL);
+    }
+    size_t freed = gather_everything(self);
+    /* Finalizers ran: look again, until a round runs none (what they made
+     * reachable survives; the rest is freed, never finalized twice). */
+    for (int round = 0; round < 64; round++) {
+        bool finalized = false;
+        freed += request(RCGC_REQ_FULL, &finalized);
+        freed += rcgc_drain_self();
+        if (!finalized)
+            break;
+        freed += gather_everything(self);
+    }
+    return freed;
+}
+
+void rcgc_enable(void)
+{
+    atomic_store_explicit(&rcgc_world.gc_enabled, 1, memory_order_relaxed);
+}
+
+void rcgc_disable(void)
+{
+    atomic_store_explicit(&rcgc_world.gc_enabled, 0, memory_order_relaxed);
+}
+
+int rcgc_is_enabled(void)
+{
+    return atomic_load_explicit(&rcgc_world.gc_enabled, memory_order_relaxed);
+}
+
+int rcgc_set_threshold(int generation, uint32_t value)
+{
+    if (generation < 0 || generation > 2 || (generation == 0 && value == 0))
+        return EINVAL;
+    atomic_store_explicit(&rcgc_world.threshold[generation], value, memory_order_relaxed);
+    return 0;
+}
+
+uint32_t rcgc_get_threshold(int generation)
+{
+    if (generation < 0 || generation > 2)
+        return 0;
+    return atomic_load_explicit(&rcgc_world.threshold[generation], memory_order_relaxed);
+}
+
+size_t rcgc_get_count(int generation)
+{
+    if (generation < 0 || generation > 3)
+        return 0;
+    if (generation > 0) {
+        /* Promotions still in the inbox count as generation 1. */
+        size_t n = atomic_load_explicit(&rcgc_world.gen_count[generation], memory_order_relaxed);
+        if (generation == 1) {
+            pthread_mutex_lock(&col.mu);
+            n += col.promo_n;
+            pthread_mutex_unlock(&col.mu);
+        }
+        return n;
+    }
+    size_t n = 0;
+    pthread_mutex_lock(&rcgc_world.lock);
+    for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all)
+        n += atomic_load_explicit(&h->young_gauge, memory_order_relaxed);
+    pthread_mutex_unlock(&rcgc_world.lock);
+    return n;
+}
+
+int rcgc_freeze(void)
+{
+    rcgc__heap *self = rcgc_require_attached("rcgc_freeze", NULL);
+    if (self == NULL)
+        return EPERM;
+    gather_everything(self);
+    request(RCGC_REQ_FREEZE, NULL);
+    return 0;
+}
+
+int rcgc_unfreeze(void)
+{
+    rcgc__heap *self = rcgc_require_attached("rcgc_unfreeze", NULL);
+    if (self == NULL)
+        return EPERM;
+    request(RCGC_REQ_UNFREEZE, NULL);
+    return 0;
+}
+
+int rcgc_is_tracked(const void *obj)
+{
+    if (obj == NULL)
+        return 0;
+    uint32_t bits = __atomic_load_n(&rcgc__hdr(obj)->gc_bits, __ATOMIC_RELAXED);
+    return (bits & RCGC_BIT_TRACKED) && !(bits & RCGC_BIT_IMMORTAL);
+}
+
+size_t rcgc_get_leaked(void)
+{
+    return atomic_load_explicit(&rcgc_world.leaked, memory_order_relaxed);
+}

@@ -1,0 +1,121 @@
+/* trial.c: trial deletion, shared by the young and the old collectors.
+ * See trial.h and docs/design/cycles.md (C2, C3, C4). */
+#include "trial.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool rcgc_trial_init(rcgc_trial *t, rcgc__header **objs, uint32_t n, bool poll)
+{
+    memset(t, 0, sizeof *t);
+    t->objs = objs;
+    t->n = n;
+    t->poll = poll;
+    if (!rcgc_ptrmap_init(&t->map, n))
+        return false;
+    t->refs = malloc((n ? n : 1) * sizeof *t->refs);
+    t->reached = calloc(n ? n : 1, 1);
+    t->stack = malloc((n ? n : 1) * sizeof *t->stack);
+    if (t->refs == NULL || t->reached == NULL || t->stack == NULL) {
+        rcgc_trial_free(t);
+        return false;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        rcgc_ptrmap_put(&t->map, rcgc_payload(objs[i]), i);
+    return true;
+}
+
+void rcgc_trial_free(rcgc_trial *t)
+{
+    rcgc_ptrmap_free(&t->map);
+    free(t->refs);
+    free(t->reached);
+    free(t->stack);
+    t->refs = NULL;
+    t->reached = NULL;
+    t->stack = NULL;
+}
+
+int64_t rcgc_total_count(rcgc__header *h)
+{
+    /* Relaxed: exact when the world is stopped (the pause orders every
+     * earlier write), an estimate otherwise, which the collectors never
+     * trust on its own (C4). */
+    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
+    int64_t n = rcgc_shared_count(v);
+    if (!(v & RCGC__SHARED_MERGED))
+        n += __atomic_load_n(&h->local, __ATOMIC_RELAXED);
+    return n;
+}
+
+static inline void maybe_poll(const rcgc_trial *t, uint32_t i)
+{
+    if (t->poll && (i & 255) == 0)
+        rcgc_safepoint();
+}
+
+void rcgc_trial_counts(rcgc_trial *t, bool (*root)(rcgc__header *h))
+{
+    for (uint32_t i = 0; i < t->n; i++) {
+        rcgc__header *h = t->objs[i];
+        t->refs[i] = root(h) ? RCGC_TRIAL_ROOT : rcgc_total_count(h);
+        maybe_poll(t, i);
+    }
+}
+
+static void subtract_visit(void **slot, void *ctx)
+{
+    rcgc_trial *t = ctx;
+    uint32_t j = rcgc_ptrmap_get(&t->map, rcgc_slot_get(slot));
+    if (j != UINT32_MAX)
+        t->refs[j]--;
+}
+
+void rcgc_trial_subtract(rcgc_trial *t)
+{
+    for (uint32_t i = 0; i < t->n; i++) {
+        rcgc__header *h = t->objs[i];
+        h->type->traverse(rcgc_payload(h), subtract_visit, t);
+        maybe_poll(t, i);
+    }
+}
+
+static void mark_visit(void **slot, void *ctx)
+{
+    rcgc_trial *t = ctx;
+    uint32_t j = rcgc_ptrmap_get(&t->map, rcgc_slot_get(slot));
+    if (j != UINT32_MAX && !t->reached[j]) {
+        t->reached[j] = 1;
+        t->stack[t->sp++] = j;
+    }
+}
+
+static void drain_marks(rcgc_trial *t)
+{
+    uint32_t done = 0;
+    while (t->sp > 0) {
+        rcgc__header *h = t->objs[t->stack[--t->sp]];
+        h->type->traverse(rcgc_payload(h), mark_visit, t);
+        maybe_poll(t, ++done);
+    }
+}
+
+void rcgc_trial_mark(rcgc_trial *t)
+{
+    for (uint32_t i = 0; i < t->n; i++) {
+        if (t->refs[i] > 0 && !t->reached[i]) {
+            t->reached[i] = 1;
+            t->stack[t->sp++] = i;
+            drain_marks(t);
+        }
+    }
+}
+
+void rcgc_trial_rescue(rcgc_trial *t, uint32_t i)
+{
+    if (t->reached[i])
+        return;
+    t->reached[i] = 1;
+    t->stack[t->sp++] = i;
+    drain_marks(t);
+}

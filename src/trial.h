@@ -1,0 +1,56 @@
+/* trial.h: trial deletion over a set of objects (docs/design/cycles.md, C2).
+ *
+ * Purpose: both collectors (a thread's young generation, the background
+ * collector's older generations) find cyclic garbage the same way: take each
+ * object's reference count, subtract the references that come from inside
+ * the set, treat what still has references as roots, and mark what the roots
+ * reach; the rest references itself only. This file holds that algorithm
+ * once. Membership goes through a private address map, so a child outside
+ * the set is never dereferenced (C3).
+ */
+#ifndef RCGC_TRIAL_H
+#define RCGC_TRIAL_H
+
+#include "internal.h"
+#include "ptrmap.h"
+
+/* refs value that makes an object a root whatever its count. */
+#define RCGC_TRIAL_ROOT (INT64_MAX / 4)
+
+typedef struct rcgc_trial {
+    rcgc__header **objs;   /* the set, not owned */
+    uint32_t n;
+    rcgc_ptrmap map;       /* objs[i] -> i */
+    int64_t *refs;         /* count minus internal references */
+    uint8_t *reached;      /* reachable from a root */
+    uint32_t *stack;       /* marking worklist */
+    uint32_t sp;
+    bool poll;             /* poll safepoints while working (collector) */
+} rcgc_trial;
+
+bool rcgc_trial_init(rcgc_trial *t, rcgc__header **objs, uint32_t n, bool poll);
+void rcgc_trial_free(rcgc_trial *t);
+
+/* The whole reference count of h, read with relaxed atomics: exact while
+ * the world is stopped, an estimate otherwise (C4). */
+int64_t rcgc_total_count(rcgc__header *h);
+
+/* refs[i] = count, or RCGC_TRIAL_ROOT when `root` says so. */
+void rcgc_trial_counts(rcgc_trial *t, bool (*root)(rcgc__header *h));
+/* Subtracts every reference from a member to a member. */
+void rcgc_trial_subtract(rcgc_trial *t);
+/* Marks what the roots reach. */
+void rcgc_trial_mark(rcgc_trial *t);
+/* Marks i, and what it reaches, as reached (a late root). */
+void rcgc_trial_rescue(rcgc_trial *t, uint32_t i);
+
+/* Atomic load of a slot: slots may be written concurrently by rcgc_store
+ * (an exchange) and by the release of a dying object's slots. Acquire: a
+ * collector that sees a value sees what the storer did before storing it
+ * (cycles.md, C5). */
+static inline void *rcgc_slot_get(void **slot)
+{
+    return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+}
+
+#endif

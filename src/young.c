@@ -1,0 +1,179 @@
+/* young.c: the per-thread young generation (generation 0).
+ *
+ * Purpose: objects that can hold references start in their allocating
+ * thread's young table. When the thread has allocated threshold0 of them
+ * since its last young collection, it collects its young generation at its
+ * next allocation: trial deletion over the table, no pause, no other thread
+ * involved. Survivors are promoted to generation 1 (handed to the
+ * background collector); garbage cycles are freed on the spot.
+ *
+ * Only the holder of the heap's token (its owner while it runs) touches the
+ * young table, and a young object is always owned by its table's heap: an
+ * object whose counts are merged leaves the young generation at that moment
+ * (docs/design/cycles.md, C1). Other threads' concurrent operations on young
+ * objects are caught by the ESCAPED bit (C6).
+ */
+#include "internal.h"
+#include "trial.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+/* ==================================================================== */
+/* The young table                                                      */
+/* ==================================================================== */
+
+/* Publishes the table's size for rcgc_get_count (relaxed: a gauge). */
+static inline void gauge(rcgc__heap *heap)
+{
+    atomic_store_explicit(&heap->young_gauge, heap->young_n, memory_order_relaxed);
+}
+
+int rcgc_young_add(rcgc__heap *heap, rcgc__header *h)
+{
+    if (heap->young_n == heap->young_cap) {
+        uint32_t cap = heap->young_cap ? heap->young_cap * 2 : 256;
+        rcgc__header **a = realloc(heap->young, cap * sizeof *a);
+        if (a == NULL)
+            return ENOMEM;
+        heap->young = a;
+        heap->young_cap = cap;
+    }
+    h->gc_index = heap->young_n;
+    heap->young[heap->young_n++] = h;
+    gauge(heap);
+    return 0;
+}
+
+void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h)
+{
+    uint32_t i = h->gc_index;
+    if (i == RCGC_NO_INDEX || !rcgc_is_young(h))
+        return;
+    if (rcgc_world.config.checks >= 2 && (i >= heap->young_n || heap->young[i] != h))
+        rcgc_fatal("rcgc (internal)", rcgc_payload(h), "young table corrupt");
+    rcgc__header *last = heap->young[--heap->young_n];
+    heap->young[i] = last;
+    last->gc_index = i;
+    h->gc_index = RCGC_NO_INDEX;
+    gauge(heap);
+}
+
+/* h's counts are being merged: it leaves the young generation for
+ * generation 1. Called by the token holder, before MERGED is published. */
+void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h)
+{
+    if (!rcgc_is_young(h) || h->gc_index == RCGC_NO_INDEX)
+        return;
+    rcgc_young_remove(heap, h);
+    rcgc_old_adopt(&h, 1, 1);
+}
+
+void rcgc_young_promote_all(rcgc__heap *heap)
+{
+    if (heap->young_n == 0)
+        return;
+    for (uint32_t i = 0; i < heap->young_n; i++)
+        heap->young[i]->gc_index = RCGC_NO_INDEX;
+    rcgc_old_adopt(heap->young, heap->young_n, 1);
+    heap->young_n = 0;
+    gauge(heap);
+}
+
+/* ==================================================================== */
+/* Young collection                                                      */
+/* ==================================================================== */
+
+/* An object the young collection must keep whatever its count says: one
+ * another thread has touched (ESCAPED), one in the middle of dying by
+ * count, an immortal one, one in a merge queue, or one not owned by the
+ * collecting heap (C6). */
+static bool young_root(rcgc__header *h)
+{
+    /* Acquire: pairs with the release OR that sets ESCAPED (C6). */
+    uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
+    if (bits & (RCGC_BIT_ESCAPED | RCGC_BIT_DYING | RCGC_BIT_IMMORTAL))
+        return true;
+    if (__atomic_load_n(&h->shared, __ATOMIC_RELAXED) & RCGC__SHARED_QUEUED)
+        return true;
+    return __atomic_load_n(&h->owner, __ATOMIC_RELAXED) != rcgc__tls_self.heap_id;
+}
+
+/* Collects the calling thread's own young generation. */
+size_t rcgc_young_collect(rcgc__heap *heap)
+{
+    rcgc_drain_self();
+    uint32_t n = heap->young_n;
+    if (n == 0)
+        return 0;
+    uint64_t t0 = rcgc_now_ns();
+    rcgc_gc_notify(RCGC_GC_START, 0, n, 0, 0);
+    rcgc_test_hook(RCGC_HOOK_YOUNG_START, heap);
+
+    /* Take the table: survivors and garbage leave it below, and whatever
+     * user code runs afterwards (destroy, finalize) sees a fresh one. */
+    rcgc__header **objs = heap->young;
+    heap->young = NULL;
+    heap->young_n = heap->young_cap = 0;
+    gauge(heap);
+
+    rcgc_trial t;
+    if (!rcgc_trial_init(&t, objs, n, false)) {
+        /* No memory to collect with: promote everything (always safe). */
+        for (uint32_t i = 0; i < n; i++)
+            objs[i]->gc_index = RCGC_NO_INDEX;
+        rcgc_old_adopt(objs, n, 1);
+        free(objs);
+        return 0;
+    }
+    rcgc_trial_counts(&t, young_root);
+    rcgc_trial_subtract(&t);
+    rcgc_test_hook(RCGC_HOOK_YOUNG_COUNTED, heap);
+    rcgc_trial_mark(&t);
+    rcgc_test_hook(RCGC_HOOK_YOUNG_MARKED, heap);
+
+    /* C6: an unreached object that another thread touched since we read
+     * the counts is a root after all. Repeat until a pass finds none. */
+    for (bool again = true; again;) {
+        again = false;
+        for (uint32_t i = 0; i < n; i++)
+            if (!t.reached[i] && young_root(objs[i])) {
+                rcgc_trial_rescue(&t, i);
+                again = true;
+            }
+    }
+
+    /* Partition: survivors to the front (promoted), garbage to the back. */
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        objs[i]->gc_index = RCGC_NO_INDEX;
+        if (t.reached[i]) {
+            rcgc__header *tmp = objs[live];
+            objs[live++] = objs[i];
+            objs[i] = tmp;
+        }
+    }
+    rcgc_trial_free(&t);
+    if (live > 0)
+        rcgc_old_adopt(objs, live, 1);
+
+    size_t freed = rcgc_garbage(heap, objs + live, n - live, 0);
+    free(objs);
+    uint64_t ns = rcgc_now_ns() - t0;
+    rcgc_gc_record(0, n, freed);
+    rcgc_gc_notify(RCGC_GC_END, 0, n, freed, ns);
+    return freed;
+}
+
+/* Entry point for automatic and explicit young collections: not
+ * re-entered from the reclaim of a collection (destroy or finalize
+ * allocating). */
+size_t rcgc_collect_young(rcgc__heap *heap)
+{
+    if (heap->in_young)
+        return 0;
+    heap->in_young = true;
+    size_t freed = rcgc_young_collect(heap);
+    heap->in_young = false;
+    return freed;
+}
