@@ -259,6 +259,7 @@ static inline bool rcgc_api_checks(void)
 
 /* objects.c */
 void rcgc_object_died(rcgc__heap *heap, rcgc__header *h);
+void rcgc_dead_link(rcgc__header *h, rcgc__header **list);
 size_t rcgc_dealloc_list(rcgc__heap *heap, rcgc__header *list);
 uint64_t rcgc_now_ns(void);
 

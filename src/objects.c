@@ -119,19 +119,28 @@ int rcgc_is_immortal(const void *obj)
 /* ==================================================================== */
 
 /* O6: a dead object's `shared` word is free for reuse (no reference to the
- * object exists, so no thread touches its counts): it links the heap's
- * dead list. */
-static void dead_push(rcgc__heap *heap, rcgc__header *h)
+ * object exists, so no mutator touches its counts): it links a dead list.
+ * The object is marked DYING first, so that the background collector, which
+ * may still read an old object's counts, leaves it alone from the moment it
+ * died (cycles.md, C4); the link is written with relaxed atomics for the
+ * same reader. Release on the bit: pairs with the collector's acquire. */
+void rcgc_dead_link(rcgc__header *h, rcgc__header **list)
 {
-    h->shared = (int64_t)(intptr_t)heap->dead;
-    heap->dead = h;
+    __atomic_fetch_or(&h->gc_bits, RCGC_BIT_DYING, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->shared, (int64_t)(intptr_t)*list, __ATOMIC_RELAXED);
+    *list = h;
+}
+
+static rcgc__header *dead_next(rcgc__header *h)
+{
+    return (rcgc__header *)(intptr_t)__atomic_load_n(&h->shared, __ATOMIC_RELAXED);
 }
 
 static rcgc__header *dead_pop(rcgc__heap *heap)
 {
     rcgc__header *h = heap->dead;
     if (h != NULL)
-        heap->dead = (rcgc__header *)(intptr_t)h->shared;
+        heap->dead = dead_next(h);
     return h;
 }
 
@@ -158,9 +167,8 @@ static size_t dealloc_loop(rcgc__heap *heap)
     while ((h = dead_pop(heap)) != NULL) {
         const rcgc_type *type = h->type;
         void *obj = rcgc_payload(h);
-        /* DYING: collectors leave the object to this death (cycles.md,
-         * C4). Release: pairs with their acquire loads of the bits. */
-        uint32_t bits = __atomic_fetch_or(&h->gc_bits, RCGC_BIT_DYING, __ATOMIC_ACQ_REL);
+        /* DYING was set when it died (rcgc_dead_link). */
+        uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
         if (type->finalize != NULL && !(bits & RCGC_BIT_FINALIZED)) {
             /* O3: finalize once per object, with the object alive again and
              * owned by this thread holding one reference; dropping that
@@ -209,16 +217,16 @@ static size_t dealloc_loop(rcgc__heap *heap)
 
 void rcgc_object_died(rcgc__heap *heap, rcgc__header *h)
 {
-    dead_push(heap, h);
+    rcgc_dead_link(h, &heap->dead);
     dealloc_loop(heap);
 }
 
 size_t rcgc_dealloc_list(rcgc__heap *heap, rcgc__header *list)
 {
-    /* `list` is linked like the dead list; splice it in front. */
+    /* `list` was built with rcgc_dead_link; splice it in front. */
     while (list != NULL) {
-        rcgc__header *next = (rcgc__header *)(intptr_t)list->shared;
-        dead_push(heap, list);
+        rcgc__header *next = dead_next(list);
+        rcgc_dead_link(list, &heap->dead);
         list = next;
     }
     return dealloc_loop(heap);

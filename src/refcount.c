@@ -122,11 +122,8 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             break;
     }
-    if (nv == RCGC__SHARED_MERGED) {
-        /* Count zero, entry gone: dead (R6). */
-        h->shared = (int64_t)(intptr_t)*dead;
-        *dead = h;
-    }
+    if (nv == RCGC__SHARED_MERGED)
+        rcgc_dead_link(h, dead); /* count zero, entry gone: dead (R6) */
     return merging;
 }
 

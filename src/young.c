@@ -47,8 +47,12 @@ int rcgc_young_add(rcgc__heap *heap, rcgc__header *h)
 
 void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h)
 {
+    /* The generation first: an old object's gc_index belongs to the
+     * collector thread (C1). */
+    if (!rcgc_is_young(h))
+        return;
     uint32_t i = h->gc_index;
-    if (i == RCGC_NO_INDEX || !rcgc_is_young(h))
+    if (i == RCGC_NO_INDEX)
         return;
     if (rcgc_world.config.checks >= 2 && (i >= heap->young_n || heap->young[i] != h))
         rcgc_fatal("rcgc (internal)", rcgc_payload(h), "young table corrupt");
@@ -154,8 +158,10 @@ size_t rcgc_young_collect(rcgc__heap *heap)
         }
     }
     rcgc_trial_free(&t);
-    if (live > 0)
+    if (live > 0) {
         rcgc_old_adopt(objs, live, 1);
+        rcgc_old_flush(heap); /* the survivors reach the inbox as one batch */
+    }
 
     size_t freed = rcgc_garbage(heap, objs + live, n - live, 0);
     free(objs);

@@ -1,0 +1,357 @@
+/* Tests of cycle collection (young.c, cycles.c): garbage rings, doubly
+ * linked lists and self-loops freed exactly, live rings kept, promotion
+ * through the generations, rings that span threads, finalizers in cycles,
+ * and the control API (enable/disable, thresholds, counts, freeze,
+ * callbacks, is_tracked). Exact counts everywhere. */
+#include "common.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* A ring of n nodes through slot a; returns a new reference to one node. */
+static node *ring(long n, long id)
+{
+    node *first = node_new(id), *prev = first;
+    for (long i = 1; i < n; i++) {
+        node *x = node_new(id);
+        rcgc_store(prev, &prev->a, x);
+        rcgc_decref(x);
+        prev = x;
+    }
+    rcgc_store(prev, &prev->a, first);
+    return first;
+}
+
+/* A doubly linked list of n nodes (a: next, b: prev). */
+static node *dlist(long n, long id)
+{
+    node *first = node_new(id), *prev = first;
+    for (long i = 1; i < n; i++) {
+        node *x = node_new(id);
+        rcgc_store(prev, &prev->a, x);
+        rcgc_store(x, &x->b, prev);
+        rcgc_decref(x);
+        prev = x;
+    }
+    return first;
+}
+
+static node *selfloop(long id)
+{
+    node *x = node_new(id);
+    rcgc_store(x, &x->a, x);
+    return x;
+}
+
+static void test_young_garbage(void)
+{
+    rcgc_collect(2);
+    long before = destroyed;
+    rcgc_decref(ring(10, 1));
+    rcgc_decref(dlist(7, 2));
+    rcgc_decref(selfloop(3));
+    CHECK_EQ(destroyed - before, 0);
+    node *keep = ring(5, 4); /* live: we hold it */
+    size_t freed = rcgc_collect(0);
+    CHECK_EQ(freed, 18);
+    CHECK_EQ(destroyed - before, 18);
+    CHECK_EQ(rcgc_get_count(0), 0);  /* survivors promoted */
+    CHECK(rcgc_get_count(1) >= 5);
+    /* The live ring, now old, is intact and still collectable. */
+    node *x = keep;
+    long len = 0;
+    do {
+        len++;
+        x = rcgc_load(&x->a);
+    } while (x != keep && len < 100);
+    CHECK_EQ(len, 5);
+    rcgc_decref(keep);
+    CHECK_EQ(destroyed - before, 18);
+    rcgc_collect(2);
+    CHECK_EQ(destroyed - before, 23);
+    CHECK_EQ(live_objects(), 0);
+}
+
+static void test_old_garbage(void)
+{
+    long before = destroyed;
+    node *r[20];
+    for (int i = 0; i < 20; i++)
+        r[i] = ring(3 + i, i);
+    rcgc_collect(0); /* promote all of them */
+    rcgc_collect(1); /* and on to generation 2 */
+    CHECK_EQ(rcgc_get_count(0), 0);
+    long expect = 0;
+    for (int i = 0; i < 20; i += 2) {
+        rcgc_decref(r[i]);
+        expect += 3 + i;
+    }
+    rcgc_collect(2);
+    CHECK_EQ(destroyed - before, expect);
+    for (int i = 1; i < 20; i += 2) {
+        rcgc_decref(r[i]);
+        expect += 3 + i;
+    }
+    rcgc_collect(2);
+    CHECK_EQ(destroyed - before, expect);
+    CHECK_EQ(live_objects(), 0);
+}
+
+/* A structure that mixes young and old: an old ring pointing at a young
+ * ring pointing back. */
+static void test_mixed_generations(void)
+{
+    long before = destroyed;
+    node *old = ring(4, 1);
+    rcgc_collect(0);
+    node *young = ring(4, 2);
+    rcgc_store(old, &old->b, young);
+    rcgc_store(young, &young->b, old);
+    rcgc_decref(young);
+    rcgc_collect(0); /* the young ring is referenced from old: kept */
+    CHECK_EQ(destroyed - before, 0);
+    rcgc_decref(old);
+    rcgc_collect(2);
+    CHECK_EQ(destroyed - before, 8);
+}
+
+/* ---------------------------------------------------------------- */
+/* Four threads: rings, lists, self-loops, rings that span threads.  */
+
+enum { THREADS = 4, ROUNDS = 300 };
+static node *shared_half[THREADS][ROUNDS];
+static node *live_rings[THREADS][8];
+static _Atomic long made_garbage;
+static pthread_barrier_t bar;
+
+static void *maker(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    rcgc_thread_attach();
+    for (int r = 0; r < ROUNDS; r++) {
+        long n = 2 + (r % 9);
+        rcgc_decref(ring(n, me));
+        rcgc_decref(dlist(n, me));
+        rcgc_decref(selfloop(me));
+        atomic_fetch_add(&made_garbage, 2 * n + 1);
+        /* Half of a ring that will span threads: published for the next
+         * thread, which closes it with its own half. */
+        node *h = node_new(me);
+        shared_half[me][r] = h; /* our reference moves to the array */
+        if (r < 8)
+            live_rings[me][r] = ring(3, me);
+    }
+    rcgc_blocking_begin();
+    pthread_barrier_wait(&bar);
+    rcgc_blocking_end();
+    /* Close cross-thread rings: ours -> neighbour's -> ours. */
+    int nb = (me + 1) % THREADS;
+    for (int r = 0; r < ROUNDS; r++) {
+        node *mine = shared_half[me][r], *theirs = shared_half[nb][r];
+        node *mid = node_new(me);
+        rcgc_store(mine, &mine->b, mid);
+        rcgc_store(mid, &mid->a, theirs);
+        rcgc_decref(mid);
+    }
+    rcgc_blocking_begin();
+    pthread_barrier_wait(&bar);
+    rcgc_blocking_end();
+    /* Each half is now referenced by the previous thread's mid node;
+     * drop our own reference. Every half and mid is garbage now. */
+    for (int r = 0; r < ROUNDS; r++)
+        rcgc_decref(shared_half[me][r]);
+    atomic_fetch_add(&made_garbage, 2 * ROUNDS);
+    rcgc_collect(0);
+    rcgc_thread_detach();
+    return NULL;
+}
+
+static void test_four_threads(void)
+{
+    rcgc_collect(2);
+    long before = destroyed;
+    made_garbage = 0;
+    pthread_barrier_init(&bar, NULL, THREADS);
+    pthread_t t[THREADS];
+    rcgc_blocking_begin();
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, maker, (void *)(intptr_t)i);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    rcgc_blocking_end();
+    pthread_barrier_destroy(&bar);
+    rcgc_collect(2);
+    CHECK_EQ(destroyed - before, made_garbage);
+    /* The live rings survived, intact. */
+    int intact = 1;
+    for (int i = 0; i < THREADS; i++)
+        for (int r = 0; r < 8; r++) {
+            node *x = live_rings[i][r], *y = rcgc_load(&x->a), *z = rcgc_load(&y->a);
+            intact &= rcgc_load(&z->a) == x && x->id == i;
+        }
+    CHECK(intact);
+    for (int i = 0; i < THREADS; i++)
+        for (int r = 0; r < 8; r++)
+            rcgc_decref(live_rings[i][r]);
+    rcgc_collect(2);
+    CHECK_EQ(destroyed - before, made_garbage + THREADS * 8 * 3);
+    CHECK_EQ(live_objects(), 0);
+}
+
+/* ---------------------------------------------------------------- */
+/* Finalizers in cycles.                                             */
+
+static _Atomic long fin_calls;
+static void *resurrected;
+
+static void fin_count(void *obj)
+{
+    (void)obj;
+    atomic_fetch_add(&fin_calls, 1);
+}
+
+static void fin_resurrect(void *obj)
+{
+    atomic_fetch_add(&fin_calls, 1);
+    rcgc_incref(obj);
+    resurrected = obj;
+}
+
+static const rcgc_type fin_node = {"fin_node", node_traverse, fin_count, node_destroy};
+static const rcgc_type res_node = {"res_node", node_traverse, fin_resurrect, node_destroy};
+
+static void test_cycle_finalizers(void)
+{
+    long before = destroyed;
+    fin_calls = 0;
+    /* A ring of three finalizable nodes. */
+    node *a = rcgc_alloc(&fin_node, sizeof(node)), *b = rcgc_alloc(&fin_node, sizeof(node)),
+         *c = rcgc_alloc(&fin_node, sizeof(node));
+    rcgc_store(a, &a->a, b);
+    rcgc_store(b, &b->a, c);
+    rcgc_store(c, &c->a, a);
+    rcgc_decref(b);
+    rcgc_decref(c);
+    rcgc_decref(a);
+    rcgc_collect(2);
+    CHECK_EQ(fin_calls, 3);
+    CHECK_EQ(destroyed - before, 3);
+
+    /* A 2-cycle whose member resurrects itself: both survive, intact;
+     * dropped again, both are freed and nothing is finalized twice. */
+    before = destroyed;
+    fin_calls = 0;
+    node *r = rcgc_alloc(&res_node, sizeof(node)), *o = node_new(77);
+    rcgc_store(r, &r->a, o);
+    rcgc_store(o, &o->a, r);
+    rcgc_decref(o);
+    rcgc_decref(r);
+    rcgc_collect(2);
+    CHECK_EQ(fin_calls, 1);
+    CHECK_EQ(destroyed - before, 0);
+    CHECK(resurrected == r);
+    node *back = rcgc_load(&((node *)resurrected)->a);
+    CHECK(back->id == 77 && rcgc_load(&back->a) == resurrected);
+    void *again = resurrected;
+    resurrected = NULL;
+    rcgc_decref(again);
+    rcgc_collect(2);
+    CHECK_EQ(fin_calls, 1);
+    CHECK_EQ(destroyed - before, 2);
+}
+
+/* ---------------------------------------------------------------- */
+/* Control.                                                          */
+
+static _Atomic long cb_start, cb_end, cb_gen2;
+
+static void on_gc(const rcgc_gc_info *info, void *arg)
+{
+    (void)arg;
+    if (info->phase == RCGC_GC_START)
+        atomic_fetch_add(&cb_start, 1);
+    else
+        atomic_fetch_add(&cb_end, 1);
+    if (info->phase == RCGC_GC_END && info->generation == 2)
+        atomic_fetch_add(&cb_gen2, 1);
+}
+
+static void test_control(void)
+{
+    rcgc_collect(2);
+    long before = destroyed;
+    /* Disabled: no automatic young collection however much we allocate. */
+    CHECK(rcgc_is_enabled());
+    rcgc_disable();
+    CHECK(!rcgc_is_enabled());
+    uint32_t t0 = rcgc_get_threshold(0);
+    CHECK_EQ(t0, 2000);
+    for (int i = 0; i < 3000; i++)
+        rcgc_decref(selfloop(i));
+    CHECK_EQ(rcgc_get_count(0), 3000);
+    CHECK_EQ(destroyed - before, 0);
+    rcgc_enable();
+    CHECK_EQ(rcgc_set_threshold(0, 100), 0);
+    CHECK_EQ(rcgc_get_threshold(0), 100);
+    CHECK_EQ(rcgc_set_threshold(0, 0), EINVAL);
+    CHECK_EQ(rcgc_set_threshold(5, 1), EINVAL);
+    rcgc_decref(selfloop(-1)); /* allocation triggers the young collection */
+    CHECK_EQ(destroyed - before, 3000);
+    CHECK(rcgc_get_count(0) <= 100);
+    rcgc_set_threshold(0, t0);
+    rcgc_collect(2);
+    CHECK_EQ(destroyed - before, 3001);
+
+    /* is_tracked. */
+    static const rcgc_type leaf = {"leaf", NULL, NULL, NULL};
+    void *l = rcgc_alloc(&leaf, 8);
+    node *n = node_new(0);
+    CHECK(!rcgc_is_tracked(l) && rcgc_is_tracked(n));
+    rcgc_decref(l);
+    rcgc_decref(n);
+
+    /* Callbacks. */
+    cb_start = cb_end = cb_gen2 = 0;
+    CHECK_EQ(rcgc_gc_callback_add(on_gc, NULL), 0);
+    rcgc_decref(ring(3, 0));
+    rcgc_collect(0);
+    rcgc_collect(2);
+    CHECK(cb_start >= 2 && cb_start == cb_end);
+    CHECK_EQ(cb_gen2, 1);
+    CHECK_EQ(rcgc_gc_callback_remove(on_gc, NULL), 0);
+    CHECK_EQ(rcgc_gc_callback_remove(on_gc, NULL), ENOENT);
+
+    /* Freeze: frozen garbage is not collected until unfrozen. */
+    before = destroyed;
+    node *fr = ring(4, 9);
+    CHECK_EQ(rcgc_freeze(), 0);
+    CHECK_EQ(rcgc_get_count(0), 0);
+    CHECK(rcgc_get_count(3) >= 4);
+    rcgc_decref(fr);
+    rcgc_collect(2);
+    CHECK_EQ(destroyed - before, 0);
+    CHECK_EQ(rcgc_unfreeze(), 0);
+    CHECK_EQ(rcgc_get_count(3), 0);
+    rcgc_collect(2);
+    CHECK_EQ(destroyed - before, 4);
+
+    rcgc_stats s = {.size = sizeof s};
+    rcgc_get_stats(&s);
+    CHECK(s.gen[0].collections > 0 && s.gen[2].collections > 0);
+    CHECK(s.gen[2].freed > 0 && s.gen[0].freed > 0);
+}
+
+int main(void)
+{
+    test_init();
+    test_young_garbage();
+    test_old_garbage();
+    test_mixed_generations();
+    test_four_threads();
+    test_cycle_finalizers();
+    test_control();
+    rcgc_collect(2);
+    CHECK_EQ(live_objects(), 0);
+    rcgc_shutdown();
+    return check_done();
+}
