@@ -497,15 +497,16 @@ static size_t old_collect(bool full)
     rcgc__header **objs = malloc((n ? n : 1) * sizeof *objs);
     rcgc_trial t;
     if (objs != NULL) {
-        memcpy(objs, col.gen[1].a, n1 * sizeof *objs);
+        if (n1)
+            memcpy(objs, col.gen[1].a, n1 * sizeof *objs);
         if (n2)
             memcpy(objs + n1, col.gen[2].a, n2 * sizeof *objs);
         if (rcgc_trial_init(&t, objs, n, true)) {
             rcgc_test_hook(RCGC_HOOK_OLD_START, NULL);
             /* C2: detection, concurrent with the mutators. */
             rcgc_trial_counts(&t, old_root);
-            rcgc_test_hook(RCGC_HOOK_OLD_COUNTED, NULL);
             rcgc_trial_subtract(&t);
+            rcgc_test_hook(RCGC_HOOK_OLD_COUNTED, NULL);
             rcgc_trial_mark(&t);
             rcgc_test_hook(RCGC_HOOK_OLD_MARKED, NULL);
             uint32_t nc = 0;

@@ -207,6 +207,7 @@ void rcgc_threads_shutdown(void)
         rcgc__heap *next = heap->next_all;
         pthread_mutex_destroy(&heap->qlock);
         free(heap->q);
+        free(heap->young); /* objects still young at shutdown stay allocated */
         free(heap);
         heap = next;
     }
