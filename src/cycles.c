@@ -201,6 +201,15 @@ static void free_memory(rcgc__heap *self, rcgc__header *h)
     free(h);
 }
 
+/* Long loops of the collector thread reach a safepoint every 1024 steps,
+ * so that a pause never waits for them (time to safepoint, C8). A pause
+ * does not touch the collector's tables, so stopping mid-loop is safe. */
+static inline void poll_now_and_then(rcgc__heap *self, size_t i)
+{
+    if (self != NULL && self == col.heap && (i & 1023) == 0)
+        rcgc_safepoint();
+}
+
 /* Collector thread: applies the inbox to the tables. Deaths and promotions
  * come from per-thread buffers in any order (C1). */
 static size_t ingest_into(rcgc__heap *self)
@@ -223,9 +232,11 @@ static size_t ingest_into(rcgc__heap *self)
         uint32_t g = rcgc_gen_of(h);
         table_remove(&col.gen[g], (int)g, h);
         free_memory(self, h);
+        poll_now_and_then(self, i);
     }
     for (size_t i = 0; i < np; i++) {
         rcgc__header *h = promo[i];
+        poll_now_and_then(self, i);
         if (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_DEAD_EARLY) {
             free_memory(self, h);
             continue;
@@ -526,6 +537,7 @@ static size_t old_collect(bool full)
     for (uint32_t i = 0; i < g1->n; i++) {
         rcgc_set_gen(g1->a[i], 2);
         table_add(&col.gen[2], 2, g1->a[i]);
+        poll_now_and_then(col.heap, i);
     }
     g1->n = 0;
     atomic_store_explicit(&rcgc_world.gen_count[1], 0, memory_order_relaxed);
@@ -544,6 +556,7 @@ static void move_table(int from, int to)
     for (uint32_t i = 0; i < f->n; i++) {
         rcgc_set_gen(f->a[i], (uint32_t)to);
         table_add(&col.gen[to], to, f->a[i]);
+        poll_now_and_then(col.heap, i);
     }
     f->n = 0;
     atomic_store_explicit(&rcgc_world.gen_count[from], 0, memory_order_relaxed);

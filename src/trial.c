@@ -5,6 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+static inline void maybe_poll(const rcgc_trial *t, uint32_t i)
+{
+    if (t->poll && (i & 255) == 0)
+        rcgc_safepoint();
+}
+
 bool rcgc_trial_init(rcgc_trial *t, rcgc__header **objs, uint32_t n, bool poll)
 {
     memset(t, 0, sizeof *t);
@@ -20,8 +26,10 @@ bool rcgc_trial_init(rcgc_trial *t, rcgc__header **objs, uint32_t n, bool poll)
         rcgc_trial_free(t);
         return false;
     }
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         rcgc_ptrmap_put(&t->map, rcgc_payload(objs[i]), i);
+        maybe_poll(t, i);
+    }
     return true;
 }
 
@@ -46,12 +54,6 @@ int64_t rcgc_total_count(rcgc__header *h)
     if (!(v & RCGC__SHARED_MERGED))
         n += __atomic_load_n(&h->local, __ATOMIC_RELAXED);
     return n;
-}
-
-static inline void maybe_poll(const rcgc_trial *t, uint32_t i)
-{
-    if (t->poll && (i & 255) == 0)
-        rcgc_safepoint();
 }
 
 void rcgc_trial_counts(rcgc_trial *t, bool (*root)(rcgc__header *h))
