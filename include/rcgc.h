@@ -40,7 +40,15 @@ typedef struct rcgc_type {
     const char *name;
     /* Calls visit once for every slot of obj that holds a strong reference
      * (the slot may hold NULL). NULL traverse: the type never holds
-     * references; its objects are never part of a cycle. */
+     * references; its objects are never part of a cycle.
+     * Concurrency (docs/design/cycles.md, C5): traverse may be called on
+     * the background collector thread while other threads run, store into
+     * obj's slots, or drop obj's last reference (destroy and the release of
+     * its slots then run concurrently). So it must only report slots whose
+     * addresses are fixed for the object's life (fields of the payload, or
+     * slots of other managed objects: a growable list keeps its items in a
+     * managed array object that it replaces on growth), must not read
+     * memory that destroy frees, and must not call rcgc functions. */
     void (*traverse)(void *obj, rcgc_visit_fn visit, void *ctx);
     /* Optional. Called at most once per object, before it dies, on an
      * attached thread; may resurrect obj by storing a new reference to it
