@@ -7,6 +7,7 @@
  * after dropping them and collecting again, everything has been destroyed.
  * Prints "N passed, N failed".
  */
+#define _POSIX_C_SOURCE 200809L /* pthread barriers under -std=c11 */
 #include <rcgc.h>
 
 #include <pthread.h>
