@@ -243,6 +243,9 @@ typedef struct rcgc_gc_info {
     uint64_t examined;     /* objects examined */
     uint64_t freed;        /* at the end: objects freed */
     uint64_t duration_ns;  /* at the end: time the collection took */
+    uint64_t pause_ns;     /* at the end: time other threads were stopped
+                              by it (young: 0, it stops only its own
+                              thread, for duration_ns; older: its pauses) */
 } rcgc_gc_info;
 typedef void (*rcgc_gc_callback)(const rcgc_gc_info *info, void *arg);
 /* 0, EINVAL (NULL fn), ENOMEM (8 callbacks already). */

@@ -69,6 +69,7 @@ typedef struct collector {
     bool stop;
     size_t last_freed;
     bool last_finalized;
+    uint64_t last_pause_ns;      /* the confirmation pause of this collection */
 
     /* Collector-thread state. */
     table gen[4];                /* 1, 2 and 3 (permanent) used */
@@ -424,12 +425,13 @@ int rcgc_gc_callback_remove(rcgc_gc_callback fn, void *arg)
     return rc;
 }
 
-void rcgc_gc_notify(int phase, int generation, uint64_t examined, uint64_t freed, uint64_t ns)
+void rcgc_gc_notify(int phase, int generation, uint64_t examined, uint64_t freed, uint64_t ns,
+                    uint64_t pause_ns)
 {
     /* Acquire: pairs with the registration's release. */
     if (atomic_load_explicit(&rcgc_world.ncallbacks, memory_order_acquire) == 0)
         return;
-    rcgc_gc_info info = {sizeof info, phase, generation, examined, freed, ns};
+    rcgc_gc_info info = {sizeof info, phase, generation, examined, freed, ns, pause_ns};
     cb_entry copy[8];
     pthread_mutex_lock(&cb_mu);
     memcpy(copy, callbacks, sizeof copy);
@@ -477,6 +479,7 @@ static uint32_t confirm(rcgc__header **cand, uint32_t nc)
     if (!rcgc_trial_init(&t, cand, nc, false))
         return 0; /* no memory: free nothing this round (safe) */
     rcgc_test_hook(RCGC_HOOK_OLD_BEFORE_PAUSE, NULL);
+    uint64_t t0 = rcgc_now_ns();
     rcgc_pause_begin();
     /* C4: with the world stopped, counts and slots are exact, and every
      * strong reference is counted. A candidate still referenced from
@@ -493,6 +496,7 @@ static uint32_t confirm(rcgc__header **cand, uint32_t nc)
         }
     /* Issue 4 clears weak references to the garbage here, in the pause. */
     rcgc_pause_end();
+    col.last_pause_ns = rcgc_now_ns() - t0;
     rcgc_trial_free(&t);
     return m;
 }
@@ -503,7 +507,8 @@ static size_t old_collect(bool full)
     ingest();
     uint32_t n1 = col.gen[1].n, n2 = full ? col.gen[2].n : 0, n = n1 + n2;
     uint64_t t0 = rcgc_now_ns();
-    rcgc_gc_notify(RCGC_GC_START, generation, n, 0, 0);
+    rcgc_gc_notify(RCGC_GC_START, generation, n, 0, 0, 0);
+    col.last_pause_ns = 0;
     size_t freed = 0;
     rcgc__header **objs = malloc((n ? n : 1) * sizeof *objs);
     rcgc_trial t;
@@ -546,7 +551,7 @@ static size_t old_collect(bool full)
     ingest(); /* deaths caused by the reclaim */
     uint64_t ns = rcgc_now_ns() - t0;
     rcgc_gc_record(generation, n, freed);
-    rcgc_gc_notify(RCGC_GC_END, generation, n, freed, ns);
+    rcgc_gc_notify(RCGC_GC_END, generation, n, freed, ns, col.last_pause_ns);
     return freed;
 }
 

@@ -111,7 +111,7 @@ size_t rcgc_young_collect(rcgc__heap *heap)
     if (n == 0)
         return 0;
     uint64_t t0 = rcgc_now_ns();
-    rcgc_gc_notify(RCGC_GC_START, 0, n, 0, 0);
+    rcgc_gc_notify(RCGC_GC_START, 0, n, 0, 0, 0);
     rcgc_test_hook(RCGC_HOOK_YOUNG_START, heap);
 
     /* Take the table: survivors and garbage leave it below, and whatever
@@ -167,7 +167,7 @@ size_t rcgc_young_collect(rcgc__heap *heap)
     free(objs);
     uint64_t ns = rcgc_now_ns() - t0;
     rcgc_gc_record(0, n, freed);
-    rcgc_gc_notify(RCGC_GC_END, 0, n, freed, ns);
+    rcgc_gc_notify(RCGC_GC_END, 0, n, freed, ns, 0);
     return freed;
 }
 
