@@ -17,7 +17,9 @@
  * finalizer not yet run are finalized instead and examined again by the
  * next collection (they survive if a finalizer made them reachable).
  *
- * Design: docs/design/cycles.md. C1..C9 are cited below.
+ * Design: docs/design/cycles.md. C1..C10 are cited below.
+ *
+ * Test-only hooks (C10) mark the phase boundaries.
  *
  *   ===================================================================
  *   State machine of the collector thread (one place to read it):
@@ -308,28 +310,59 @@ static void report_garbage(rcgc__header **g, uint32_t m)
     fprintf(stderr, "%s\n", line);
 }
 
-size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen)
+/* Puts young members back in this heap's young table (they are owned by
+ * it: C1), so that whatever user code does to them next goes through the
+ * normal paths: a merge moves them out, a death by count removes them. */
+static void young_retrack(rcgc__heap *self, rcgc__header **g, uint32_t m)
+{
+    for (uint32_t i = 0; i < m; i++)
+        if (rcgc_young_add(self, g[i]) != 0)
+            rcgc_old_adopt(&g[i], 1, 1);
+}
+
+size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen, bool *finalized)
 {
     if (m == 0)
         return 0;
-    for (uint32_t i = 0; i < m; i++)
-        __atomic_fetch_or(&g[i]->gc_bits, RCGC_BIT_COLLECTING, __ATOMIC_RELEASE);
-
     bool debug = rcgc_world.config.debug_leaks != 0;
-    bool pending = false;
-    for (uint32_t i = 0; !debug && i < m; i++)
-        pending |= g[i]->type->finalize != NULL &&
-                   !(__atomic_load_n(&g[i]->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_FINALIZED);
-    if (debug || pending) {
-        if (debug) {
-            report_garbage(g, m);
-            atomic_fetch_add_explicit(&rcgc_world.leaked, m, memory_order_relaxed);
+    if (debug) {
+        /* Kept and reported, never freed: into the permanent generation. */
+        report_garbage(g, m);
+        atomic_fetch_add_explicit(&rcgc_world.leaked, m, memory_order_relaxed);
+        if (gen == 0) {
+            rcgc_old_adopt(g, m, RCGC_GEN_PERMANENT);
+        } else {
+            for (uint32_t i = 0; i < m; i++) {
+                uint32_t gg = rcgc_gen_of(g[i]);
+                table_remove(&col.gen[gg], (int)gg, g[i]);
+                rcgc_set_gen(g[i], RCGC_GEN_PERMANENT);
+                table_add(&col.gen[RCGC_GEN_PERMANENT], RCGC_GEN_PERMANENT, g[i]);
+            }
         }
-        /* C7: run every pending finalizer, then let the next collection
-         * look at the set again: whatever a finalizer made reachable
-         * survives, the rest is freed then, not finalized twice. */
-        for (uint32_t i = 0; !debug && i < m; i++) {
+        return 0;
+    }
+
+    /* C7: every member is pinned by a reference of ours for as long as
+     * user code (finalize, destroy) runs on the set, so that code which
+     * stores into slots cannot kill a member by count under us. */
+    bool pending = false;
+    for (uint32_t i = 0; i < m; i++)
+        pending |= g[i]->type->finalize != NULL &&
+                   !(__atomic_load_n(&g[i]->gc_bits, __ATOMIC_ACQUIRE) & RCGC_BIT_FINALIZED);
+    if (pending) {
+        /* Run every pending finalizer, then let the next collection look
+         * at the set again: what a finalizer made reachable survives, the
+         * rest is freed then, never finalized twice. Young members go back
+         * to their table first; the pins are dropped through the normal
+         * paths afterwards (a member a finalizer cut loose dies by count). */
+        if (gen == 0)
+            young_retrack(self, g, m);
+        for (uint32_t i = 0; i < m; i++)
+            rcgc_incref(rcgc_payload(g[i]));
+        for (uint32_t i = 0; i < m; i++) {
             rcgc__header *h = g[i];
+            /* acq_rel fetch_or: exactly one finalize per object, whoever
+             * gets here first (a death by count tests the same bit). */
             uint32_t bits = __atomic_fetch_or(&h->gc_bits, RCGC_BIT_FINALIZED, __ATOMIC_ACQ_REL);
             if (h->type->finalize != NULL && !(bits & RCGC_BIT_FINALIZED)) {
                 rcgc_stat_add(&self->stats.finalized, 1);
@@ -337,36 +370,25 @@ size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen)
             }
         }
         for (uint32_t i = 0; i < m; i++)
-            __atomic_fetch_and(&g[i]->gc_bits, ~RCGC_BIT_COLLECTING, __ATOMIC_RELEASE);
-        if (gen == 0) {
-            /* Back to a table: the permanent generation for kept leaks,
-             * else this heap's young generation for the next look. */
-            if (debug)
-                rcgc_old_adopt(g, m, RCGC_GEN_PERMANENT);
-            else
-                for (uint32_t i = 0; i < m; i++)
-                    if (rcgc_young_add(self, g[i]) != 0)
-                        rcgc_old_adopt(&g[i], 1, 1);
-        } else if (debug) {
-            for (uint32_t i = 0; i < m; i++) {
-                table_remove(&col.gen[rcgc_gen_of(g[i])], (int)rcgc_gen_of(g[i]), g[i]);
-                rcgc_set_gen(g[i], RCGC_GEN_PERMANENT);
-                table_add(&col.gen[RCGC_GEN_PERMANENT], RCGC_GEN_PERMANENT, g[i]);
-            }
-        }
-        if (!debug)
-            col.last_finalized = true;
+            rcgc_decref(rcgc_payload(g[i]));
+        if (finalized != NULL)
+            *finalized = true;
         return 0;
     }
 
-    /* Free the set: destroy every member, release every reference to the
-     * outside, free the memory. Members' references to each other are
-     * dropped without counting (the whole set goes at once). */
-    for (uint32_t i = 0; i < m; i++)
+    /* Free the set. Pin, destroy every member, then mark the members
+     * COLLECTING and release every reference to the outside (references
+     * between members are dropped without counting: the whole set goes
+     * at once), then free the memory; the pins go with it. */
+    for (uint32_t i = 0; i < m; i++) {
+        rcgc_incref(rcgc_payload(g[i]));
         __atomic_fetch_or(&g[i]->gc_bits, RCGC_BIT_DYING, __ATOMIC_RELEASE);
+    }
     for (uint32_t i = 0; i < m; i++)
         if (g[i]->type->destroy != NULL)
             g[i]->type->destroy(rcgc_payload(g[i]));
+    for (uint32_t i = 0; i < m; i++)
+        __atomic_fetch_or(&g[i]->gc_bits, RCGC_BIT_COLLECTING, __ATOMIC_RELEASE);
     for (uint32_t i = 0; i < m; i++)
         g[i]->type->traverse(rcgc_payload(g[i]), release_cycle_slot, NULL);
     for (uint32_t i = 0; i < m; i++) {
@@ -501,8 +523,9 @@ static uint32_t confirm(rcgc__header **cand, uint32_t nc)
     return m;
 }
 
-static size_t old_collect(bool full)
+static size_t old_collect(bool full, bool *finalizedp)
 {
+    bool finalized = false;
     int generation = full ? 2 : 1;
     ingest();
     uint32_t n1 = col.gen[1].n, n2 = full ? col.gen[2].n : 0, n = n1 + n2;
@@ -532,7 +555,7 @@ static size_t old_collect(bool full)
             rcgc_trial_free(&t);
             if (nc > 0) {
                 uint32_t m = confirm(objs, nc);
-                freed = rcgc_garbage(col.heap, objs, m, generation);
+                freed = rcgc_garbage(col.heap, objs, m, generation, &finalized);
             }
         }
     }
@@ -552,6 +575,7 @@ static size_t old_collect(bool full)
     uint64_t ns = rcgc_now_ns() - t0;
     rcgc_gc_record(generation, n, freed);
     rcgc_gc_notify(RCGC_GC_END, generation, n, freed, ns, col.last_pause_ns);
+    *finalizedp = finalized;
     return freed;
 }
 
@@ -626,7 +650,7 @@ static void *collector_main(void *arg)
         rcgc_blocking_end();
 
         ingest();
-        col.last_finalized = false;
+        bool finalized = false;
         size_t freed = 0;
         if (kind == RCGC_REQ_FREEZE) {
             move_table(1, RCGC_GEN_PERMANENT);
@@ -635,12 +659,13 @@ static void *collector_main(void *arg)
         } else if (kind == RCGC_REQ_UNFREEZE) {
             move_table(RCGC_GEN_PERMANENT, 2);
         } else if (kind != 0 || auto_due(&kind)) {
-            freed = old_collect(kind == RCGC_REQ_FULL);
+            freed = old_collect(kind == RCGC_REQ_FULL, &finalized);
         }
         pthread_mutex_lock(&col.mu);
         if (seq != col.done_seq) {
             col.done_seq = seq;
             col.last_freed = freed;
+            col.last_finalized = finalized;
             pthread_cond_broadcast(&col.done);
         }
         pthread_mutex_unlock(&col.mu);
@@ -652,14 +677,23 @@ static void *collector_main(void *arg)
 
 /* Asks the collector for `kind` and waits for it; returns what it freed.
  * *finalized: whether it ran finalizers (the caller may want another round
- * to free what they did not resurrect). */
+ * to free what they did not resurrect). Requests are served one at a time,
+ * in order (C8). From the collector thread itself (a finalizer or callback
+ * running there) it does nothing and returns 0: the collector cannot wait
+ * for itself. */
+static pthread_mutex_t req_serial = PTHREAD_MUTEX_INITIALIZER;
+
 static size_t request(int kind, bool *finalized)
 {
+    if (finalized)
+        *finalized = false;
+    if (col.started && pthread_equal(pthread_self(), col.thread))
+        return 0;
     rcgc_blocking_begin();
+    pthread_mutex_lock(&req_serial);
     pthread_mutex_lock(&col.mu);
     uint64_t ticket = ++col.req_seq;
-    if (kind > col.req_kind)
-        col.req_kind = kind;
+    col.req_kind = kind;
     pthread_cond_signal(&col.wake);
     while (col.done_seq < ticket)
         pthread_cond_wait(&col.done, &col.mu);
@@ -667,6 +701,7 @@ static size_t request(int kind, bool *finalized)
     if (finalized)
         *finalized = col.last_finalized;
     pthread_mutex_unlock(&col.mu);
+    pthread_mutex_unlock(&req_serial);
     rcgc_blocking_end();
     return freed;
 }
@@ -676,11 +711,18 @@ int rcgc_collector_start(void)
     col.stop = false;
     col.req_seq = col.done_seq = 0;
     col.req_kind = 0;
+    col.last_freed = 0;
+    col.last_finalized = false;
+    col.last_pause_ns = 0;
+    col.gen2_at_last_full = 0;
     int rc = pthread_create(&col.thread, NULL, collector_main, NULL);
     col.started = rc == 0;
     return rc == 0 ? 0 : EAGAIN;
 }
 
+/* Stops and joins the collector thread. Its tables stay until
+ * rcgc_collector_release, so that deaths reported during the rest of the
+ * shutdown are still applied (rcgc_collector_ingest). */
 void rcgc_collector_stop(void)
 {
     if (!col.started)
@@ -693,7 +735,13 @@ void rcgc_collector_stop(void)
     pthread_join(col.thread, NULL);
     rcgc_blocking_end();
     col.started = false;
-    /* What is left in the tables stays allocated (alive at shutdown). */
+    col.heap = NULL;
+}
+
+/* Frees the collector's own memory. What is left in the tables stays
+ * allocated: those objects were alive at shutdown. */
+void rcgc_collector_release(void)
+{
     for (int g = 1; g < 4; g++) {
         free(col.gen[g].a);
         memset(&col.gen[g], 0, sizeof col.gen[g]);
@@ -738,7 +786,7 @@ static size_t gather_everything(rcgc__heap *self)
 size_t rcgc_collect_old(rcgc__heap *self, int generation)
 {
     if (generation == 1) {
-        size_t freed = rcgc_young_collect(self);
+        size_t freed = rcgc_collect_young(self);
         return freed + request(RCGC_REQ_GEN1, NULL);
     }
     size_t freed = gather_everything(self);

@@ -295,13 +295,14 @@ size_t rcgc_collect_young(rcgc__heap *heap);
 void rcgc_old_adopt(rcgc__header **objs, size_t n, int gen);
 void rcgc_old_dead(rcgc__header *h);
 void rcgc_old_flush(rcgc__heap *heap);
-size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen);
+size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen, bool *finalized);
 void rcgc_gc_notify(int phase, int generation, uint64_t examined, uint64_t freed, uint64_t ns,
                     uint64_t pause_ns);
 void rcgc_gc_record(int generation, uint64_t examined, uint64_t freed);
 size_t rcgc_collect_old(rcgc__heap *self, int generation);
 int rcgc_collector_start(void);
 void rcgc_collector_stop(void);
+void rcgc_collector_release(void);
 size_t rcgc_collector_ingest(rcgc__heap *self);
 
 /* Defaults of the thresholds (docs/configuration.md says how they were

@@ -174,6 +174,7 @@ void rcgc_shutdown(void)
     }
     rcgc_thread_detach();
     rcgc_collector_ingest(NULL); /* deaths during our own detach */
+    rcgc_collector_release();
     pthread_mutex_lock(&rcgc_world.lock);
     atomic_store_explicit(&rcgc_world.initialized, 0, memory_order_relaxed);
     rcgc_threads_shutdown();

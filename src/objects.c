@@ -169,12 +169,14 @@ static size_t dealloc_loop(rcgc__heap *heap)
         void *obj = rcgc_payload(h);
         /* DYING was set when it died (rcgc_dead_link). */
         uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
-        if (type->finalize != NULL && !(bits & RCGC_BIT_FINALIZED)) {
-            /* O3: finalize once per object, with the object alive again and
-             * owned by this thread holding one reference; dropping that
-             * reference afterwards either kills it for good (FINALIZED is
-             * set, so no second finalize) or leaves it resurrected. */
-            __atomic_fetch_or(&h->gc_bits, RCGC_BIT_FINALIZED, __ATOMIC_RELAXED);
+        if (type->finalize != NULL && !(bits & RCGC_BIT_FINALIZED) &&
+            !(__atomic_fetch_or(&h->gc_bits, RCGC_BIT_FINALIZED, __ATOMIC_ACQ_REL) &
+              RCGC_BIT_FINALIZED)) {
+            /* O3: finalize once per object (the fetch_or decides, against a
+             * collector finalizing the same object), with the object alive
+             * again and owned by this thread holding one reference; dropping
+             * that reference afterwards either kills it for good (FINALIZED
+             * is set, so no second finalize) or leaves it resurrected. */
             __atomic_fetch_and(&h->gc_bits, ~RCGC_BIT_DYING, __ATOMIC_RELEASE);
             __atomic_store_n(&h->local, 1, __ATOMIC_RELAXED);
             /* Relaxed: nobody else can see the object until finalize

@@ -229,14 +229,18 @@ static void queue_push(rcgc__heap *heap, rcgc__header *h)
 /* Non-owner counting                                                    */
 /* ==================================================================== */
 
-/* A non-owner is about to count h. Returns true if h is immortal (nothing
- * to count). A young object becomes ESCAPED first, so that its owner's
- * young collection, if one is running, keeps it (cycles.md, C6). Release:
- * pairs with the collection's acquire loads of the bits. */
+/* A non-owner is about to count h. Returns true if there is nothing to
+ * count: h is immortal, or it is being reclaimed (DYING: a member of a
+ * garbage set whose destroy functions store into slots, cycles.md C7; a
+ * death by count, where any further decref would be misuse). A young object
+ * becomes ESCAPED first, so that its owner's young collection, if one is
+ * running, keeps it (C6). Release: pairs with the collection's acquire
+ * loads of the bits. Acquire on the load: the DYING set by the reclaiming
+ * thread (release) is seen together with what it did before. */
 static bool nonowner_touch(rcgc__header *h)
 {
-    uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
-    if (bits & RCGC_BIT_IMMORTAL)
+    uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
+    if (bits & (RCGC_BIT_IMMORTAL | RCGC_BIT_DYING))
         return true;
     if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED | RCGC_BIT_ESCAPED)) == RCGC_BIT_TRACKED)
         __atomic_fetch_or(&h->gc_bits, RCGC_BIT_ESCAPED, __ATOMIC_RELEASE);

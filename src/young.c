@@ -107,12 +107,16 @@ static bool young_root(rcgc__header *h)
 size_t rcgc_young_collect(rcgc__heap *heap)
 {
     rcgc_drain_self();
+    if (heap->young_n == 0)
+        return 0;
+    uint64_t t0 = rcgc_now_ns();
+    /* User code first (callbacks, the test hook): it may allocate or free.
+     * Only then is the table taken and its size read. */
+    rcgc_gc_notify(RCGC_GC_START, 0, heap->young_n, 0, 0, 0);
+    rcgc_test_hook(RCGC_HOOK_YOUNG_START, heap);
     uint32_t n = heap->young_n;
     if (n == 0)
         return 0;
-    uint64_t t0 = rcgc_now_ns();
-    rcgc_gc_notify(RCGC_GC_START, 0, n, 0, 0, 0);
-    rcgc_test_hook(RCGC_HOOK_YOUNG_START, heap);
 
     /* Take the table: survivors and garbage leave it below, and whatever
      * user code runs afterwards (destroy, finalize) sees a fresh one. */
@@ -163,7 +167,7 @@ size_t rcgc_young_collect(rcgc__heap *heap)
         rcgc_old_flush(heap); /* the survivors reach the inbox as one batch */
     }
 
-    size_t freed = rcgc_garbage(heap, objs + live, n - live, 0);
+    size_t freed = rcgc_garbage(heap, objs + live, n - live, 0, NULL);
     free(objs);
     uint64_t ns = rcgc_now_ns() - t0;
     rcgc_gc_record(0, n, freed);
