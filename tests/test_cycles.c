@@ -341,6 +341,106 @@ static void test_control(void)
     CHECK(s.gen[2].freed > 0 && s.gen[0].freed > 0);
 }
 
+
+/* ---------------------------------------------------------------- */
+/* Regressions: user code that mutates a garbage set while it is      */
+/* reclaimed, or the young table while it is collected.              */
+
+static void fin_cut(void *obj)
+{
+    atomic_fetch_add(&fin_calls, 1);
+    node *n = obj;
+    rcgc_store(n, &n->a, NULL); /* cuts the cycle from inside */
+}
+
+static void destroy_cut(void *obj)
+{
+    node *n = obj;
+    rcgc_store(n, &n->a, NULL); /* a destroy that releases a member */
+    atomic_fetch_add(&destroyed, 1);
+}
+
+static const rcgc_type cut_fin = {"cut_fin", node_traverse, fin_cut, node_destroy};
+static const rcgc_type cut_destroy = {"cut_destroy", node_traverse, NULL, destroy_cut};
+
+static node *pair_of(const rcgc_type *t)
+{
+    node *a = rcgc_alloc(t, sizeof(node)), *b = rcgc_alloc(t, sizeof(node));
+    rcgc_store(a, &a->a, b);
+    rcgc_store(b, &b->a, a);
+    rcgc_decref(b);
+    return a;
+}
+
+static _Atomic long cb_allocs;
+
+static void allocating_callback(const rcgc_gc_info *info, void *arg)
+{
+    (void)arg;
+    if (info->phase == RCGC_GC_START && info->generation == 0) {
+        rcgc_decref(node_new(-1)); /* allocates and frees inside the callback */
+        atomic_fetch_add(&cb_allocs, 1);
+    }
+}
+
+static void *make_garbage_and_exit(void *arg)
+{
+    (void)arg;
+    rcgc_thread_attach();
+    for (int i = 0; i < 100; i++)
+        rcgc_decref(ring(3, i));
+    return NULL; /* exits attached, its young garbage uncollected */
+}
+
+static void test_regressions(void)
+{
+    rcgc_collect(2);
+    long before = destroyed;
+    fin_calls = 0;
+    /* Young and old: finalizers that cut the cycle they are part of. */
+    rcgc_decref(pair_of(&cut_fin));
+    rcgc_collect(0);
+    CHECK_EQ(fin_calls, 2);
+    node *old = pair_of(&cut_fin);
+    rcgc_collect(0);
+    rcgc_decref(old);
+    rcgc_collect(2);
+    CHECK_EQ(fin_calls, 4);
+    CHECK_EQ(destroyed - before, 4);
+
+    /* Young and old: destroy functions that store into the set. */
+    before = destroyed;
+    rcgc_decref(pair_of(&cut_destroy));
+    rcgc_collect(0);
+    CHECK_EQ(destroyed - before, 2);
+    old = pair_of(&cut_destroy);
+    rcgc_collect(0);
+    rcgc_decref(old);
+    rcgc_collect(2);
+    CHECK_EQ(destroyed - before, 4);
+
+    /* A callback that allocates when a young collection starts. */
+    before = destroyed;
+    cb_allocs = 0;
+    rcgc_gc_callback_add(allocating_callback, NULL);
+    rcgc_decref(ring(5, 0));
+    rcgc_collect(0);
+    rcgc_gc_callback_remove(allocating_callback, NULL);
+    CHECK_EQ(cb_allocs, 1);
+    CHECK_EQ(destroyed - before, 6);
+
+    /* A thread's young garbage is not stranded when it exits: it goes to
+     * the background collector, and a generation-1 collection finds it. */
+    before = destroyed;
+    pthread_t t;
+    pthread_create(&t, NULL, make_garbage_and_exit, NULL);
+    rcgc_blocking_begin();
+    pthread_join(t, NULL);
+    rcgc_blocking_end();
+    rcgc_collect(1);
+    CHECK_EQ(destroyed - before, 300);
+}
+
 int main(void)
 {
     test_init();
@@ -350,6 +450,7 @@ int main(void)
     test_four_threads();
     test_cycle_finalizers();
     test_control();
+    test_regressions();
     rcgc_collect(2);
     CHECK_EQ(live_objects(), 0);
     rcgc_shutdown();
