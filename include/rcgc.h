@@ -154,8 +154,9 @@ typedef struct rcgc_config {
      * 0 off, 1 on (default; cheap, slow paths only), 2 also internal
      * consistency checks. RCGC_CHECKS. */
     int checks;
-    /* Young collection: a thread collects its young generation once it
-     * has allocated this many objects with a traverse since the last one.
+    /* Young collection: a thread collects its young generation at its
+     * next allocation of an object with a traverse once this many such
+     * objects are young (alive, or dead in cycles, and not yet promoted).
      * RCGC_THRESHOLD0. At least 1. */
     uint32_t threshold0;
     /* The background collector examines generation 1 once it holds this
