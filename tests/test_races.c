@@ -222,6 +222,22 @@ static pthread_mutex_t emu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ecv = PTHREAD_COND_INITIALIZER;
 static int estage;
 
+/* Sets the stage to `set` (if not 0), then waits, counted as stopped, until
+ * it reaches `until`. */
+static void stage_announce_and_wait(int set, int until)
+{
+    rcgc_blocking_begin();
+    pthread_mutex_lock(&emu);
+    if (set) {
+        estage = set;
+        pthread_cond_broadcast(&ecv);
+    }
+    while (estage < until)
+        pthread_cond_wait(&ecv, &emu);
+    pthread_mutex_unlock(&emu);
+    rcgc_blocking_end();
+}
+
 static void *exiting_owner(void *arg)
 {
     (void)arg;
@@ -238,14 +254,7 @@ static void *exiting_owner(void *arg)
     rcgc_decref(h);
     rcgc_decref(g);
     rcgc_collect(0);
-    rcgc_blocking_begin();
-    pthread_mutex_lock(&emu);
-    estage = 1;
-    pthread_cond_broadcast(&ecv);
-    while (estage < 2)
-        pthread_cond_wait(&ecv, &emu);
-    pthread_mutex_unlock(&emu);
-    rcgc_blocking_end();
+    stage_announce_and_wait(1, 2);
     return NULL; /* exits attached */
 }
 
@@ -264,12 +273,7 @@ static void test_owner_exits_mid_collection(void)
     long before = destroyed;
     estage = 0;
     pthread_create(&exiter, NULL, exiting_owner, NULL);
-    rcgc_blocking_begin();
-    pthread_mutex_lock(&emu);
-    while (estage < 1)
-        pthread_cond_wait(&ecv, &emu);
-    pthread_mutex_unlock(&emu);
-    rcgc_blocking_end();
+    stage_announce_and_wait(0, 1);
     arm(RCGC_HOOK_OLD_MARKED, let_exiter_go);
     rcgc_collect(2);
     CHECK(fired_once());
@@ -355,14 +359,7 @@ static void *blocked_all_along(void *arg)
     rcgc_decref(g);
     K_live = node_new(3);
     rcgc_store(K_live, &K_live->a, K_live);
-    rcgc_blocking_begin();
-    pthread_mutex_lock(&emu);
-    estage = 1;
-    pthread_cond_broadcast(&ecv);
-    while (estage < 2)
-        pthread_cond_wait(&ecv, &emu);
-    pthread_mutex_unlock(&emu);
-    rcgc_blocking_end();
+    stage_announce_and_wait(1, 2);
     rcgc_decref(K_live);
     rcgc_collect(0);
     rcgc_thread_detach();
@@ -376,12 +373,7 @@ static void test_blocked_whole_collection(void)
     estage = 0;
     pthread_t t;
     pthread_create(&t, NULL, blocked_all_along, NULL);
-    rcgc_blocking_begin();
-    pthread_mutex_lock(&emu);
-    while (estage < 1)
-        pthread_cond_wait(&ecv, &emu);
-    pthread_mutex_unlock(&emu);
-    rcgc_blocking_end();
+    stage_announce_and_wait(0, 1);
     rcgc_collect(2); /* must not wait for the blocked thread */
     CHECK_EQ(destroyed - before, 2);
     CHECK(K_live->id == 3 && rcgc_load(&K_live->a) == K_live);
