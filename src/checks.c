@@ -52,6 +52,7 @@ void rcgc_check_object(const char *call, const void *obj)
     if (((uintptr_t)obj & 15u) != 0)
         rcgc_fatal(call, obj, "not an object allocated by rcgc (misaligned pointer)");
     const rcgc__header *h = rcgc__hdr(obj);
+    /* Relaxed: a diagnostic snapshot of the magic byte. */
     uint32_t magic = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) >> RCGC_MAGIC_SHIFT;
     if (magic == RCGC_MAGIC_DEAD)
         rcgc_fatal(call, obj, "use of a dead object (it was already freed)");

@@ -104,6 +104,7 @@ static void table_add(table *t, int gen, rcgc__header *h)
     }
     h->gc_index = t->n;
     t->a[t->n++] = h;
+    /* Relaxed: a gauge for rcgc_get_count. */
     atomic_store_explicit(&rcgc_world.gen_count[gen], t->n, memory_order_relaxed);
 }
 
@@ -116,6 +117,7 @@ static void table_remove(table *t, int gen, rcgc__header *h)
     t->a[i] = last;
     last->gc_index = i;
     h->gc_index = RCGC_NO_INDEX;
+    /* Relaxed: a gauge for rcgc_get_count. */
     atomic_store_explicit(&rcgc_world.gen_count[gen], t->n, memory_order_relaxed);
 }
 
@@ -240,6 +242,7 @@ static size_t ingest_into(rcgc__heap *self)
     for (size_t i = 0; i < np; i++) {
         rcgc__header *h = promo[i];
         poll_now_and_then(self, i);
+        /* Relaxed: only the collector reads or writes DEAD_EARLY. */
         if (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_DEAD_EARLY) {
             free_memory(self, h);
             continue;
@@ -388,6 +391,7 @@ size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen, boo
         if (g[i]->type->destroy != NULL)
             g[i]->type->destroy(rcgc_payload(g[i]));
     for (uint32_t i = 0; i < m; i++)
+        /* Release: pairs with release_cycle_slot's acquire load of the bits. */
         __atomic_fetch_or(&g[i]->gc_bits, RCGC_BIT_COLLECTING, __ATOMIC_RELEASE);
     for (uint32_t i = 0; i < m; i++)
         g[i]->type->traverse(rcgc_payload(g[i]), release_cycle_slot, NULL);
@@ -443,6 +447,7 @@ int rcgc_gc_callback_remove(rcgc_gc_callback fn, void *arg)
         }
     pthread_mutex_unlock(&cb_mu);
     if (rc == 0)
+        /* Release: pairs with the notifier's acquire. */
         atomic_fetch_sub_explicit(&rcgc_world.ncallbacks, 1, memory_order_release);
     return rc;
 }
@@ -476,6 +481,7 @@ void (*_Atomic rcgc_test_hook_fn)(int phase, void *arg);
 
 void rcgc_set_test_hook(void (*fn)(int phase, void *arg))
 {
+    /* Release: pairs with rcgc_test_hook's acquire. */
     atomic_store_explicit(&rcgc_test_hook_fn, fn, memory_order_release);
 }
 
@@ -490,6 +496,7 @@ static bool old_root(rcgc__header *h)
     uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
     if (bits & (RCGC_BIT_DYING | RCGC_BIT_IMMORTAL))
         return true;
+    /* Relaxed: QUEUED is re-read exactly in the pause (C4). */
     return (__atomic_load_n(&h->shared, __ATOMIC_RELAXED) & RCGC__SHARED_QUEUED) != 0;
 }
 
@@ -568,6 +575,7 @@ static size_t old_collect(bool full, bool *finalizedp)
         poll_now_and_then(col.heap, i);
     }
     g1->n = 0;
+    /* Relaxed: a gauge. */
     atomic_store_explicit(&rcgc_world.gen_count[1], 0, memory_order_relaxed);
     if (full)
         col.gen2_at_last_full = col.gen[2].n;
@@ -588,6 +596,7 @@ static void move_table(int from, int to)
         poll_now_and_then(col.heap, i);
     }
     f->n = 0;
+    /* Relaxed: a gauge. */
     atomic_store_explicit(&rcgc_world.gen_count[from], 0, memory_order_relaxed);
 }
 
@@ -599,6 +608,7 @@ static bool auto_due(int *kind)
 {
     if (!atomic_load_explicit(&rcgc_world.gc_enabled, memory_order_relaxed))
         return false;
+    /* Relaxed: tunables; a late value only shifts one collection. */
     uint32_t t1 = atomic_load_explicit(&rcgc_world.threshold[1], memory_order_relaxed);
     uint32_t t2 = atomic_load_explicit(&rcgc_world.threshold[2], memory_order_relaxed);
     uint64_t g2 = col.gen[2].n, base = col.gen2_at_last_full;
@@ -670,6 +680,7 @@ static void *collector_main(void *arg)
         }
         pthread_mutex_unlock(&col.mu);
     }
+    /* Relaxed: a statistic. */
     atomic_fetch_add_explicit(&rcgc_world.attached, 1, memory_order_relaxed);
     rcgc_thread_detach();
     return NULL;
@@ -745,6 +756,7 @@ void rcgc_collector_release(void)
     for (int g = 1; g < 4; g++) {
         free(col.gen[g].a);
         memset(&col.gen[g], 0, sizeof col.gen[g]);
+        /* Relaxed: a gauge. */
         atomic_store_explicit(&rcgc_world.gen_count[g], 0, memory_order_relaxed);
     }
     free(col.promo);
@@ -805,16 +817,19 @@ size_t rcgc_collect_old(rcgc__heap *self, int generation)
 
 void rcgc_enable(void)
 {
+    /* Relaxed: a tunable, read at the next allocation or wake-up. */
     atomic_store_explicit(&rcgc_world.gc_enabled, 1, memory_order_relaxed);
 }
 
 void rcgc_disable(void)
 {
+    /* Relaxed: a tunable, read at the next allocation or wake-up. */
     atomic_store_explicit(&rcgc_world.gc_enabled, 0, memory_order_relaxed);
 }
 
 int rcgc_is_enabled(void)
 {
+    /* Relaxed: a tunable. */
     return atomic_load_explicit(&rcgc_world.gc_enabled, memory_order_relaxed);
 }
 
@@ -822,6 +837,7 @@ int rcgc_set_threshold(int generation, uint32_t value)
 {
     if (generation < 0 || generation > 2 || (generation == 0 && value == 0))
         return EINVAL;
+    /* Relaxed: a tunable. */
     atomic_store_explicit(&rcgc_world.threshold[generation], value, memory_order_relaxed);
     return 0;
 }
@@ -830,6 +846,7 @@ uint32_t rcgc_get_threshold(int generation)
 {
     if (generation < 0 || generation > 2)
         return 0;
+    /* Relaxed: a tunable. */
     return atomic_load_explicit(&rcgc_world.threshold[generation], memory_order_relaxed);
 }
 
@@ -850,6 +867,7 @@ size_t rcgc_get_count(int generation)
     size_t n = 0;
     pthread_mutex_lock(&rcgc_world.lock);
     for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all)
+        /* Relaxed: a gauge. */
         n += atomic_load_explicit(&h->young_gauge, memory_order_relaxed);
     pthread_mutex_unlock(&rcgc_world.lock);
     return n;
@@ -878,11 +896,13 @@ int rcgc_is_tracked(const void *obj)
 {
     if (obj == NULL)
         return 0;
+    /* Relaxed: TRACKED never changes, IMMORTAL never clears. */
     uint32_t bits = __atomic_load_n(&rcgc__hdr(obj)->gc_bits, __ATOMIC_RELAXED);
     return (bits & RCGC_BIT_TRACKED) && !(bits & RCGC_BIT_IMMORTAL);
 }
 
 size_t rcgc_get_leaked(void)
 {
+    /* Relaxed: a statistic. */
     return atomic_load_explicit(&rcgc_world.leaked, memory_order_relaxed);
 }

@@ -67,6 +67,7 @@ static inline uint32_t rcgc_gen_of(rcgc__header *h)
 
 static inline bool rcgc_is_young(rcgc__header *h)
 {
+    /* Acquire: pairs with rcgc_set_gen's release (C1). */
     uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
     return (bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED)) == RCGC_BIT_TRACKED;
 }
@@ -187,6 +188,7 @@ void rcgc_own_take(rcgc__heap *heap);
 
 static inline void rcgc_own_drop(rcgc__heap *heap)
 {
+    /* seq_cst: see the comment above rcgc_own_try. */
     atomic_store_explicit(&heap->own_lock, 0, memory_order_seq_cst);
 }
 

@@ -108,6 +108,7 @@ int rcgc_init(const rcgc_config *config)
     if (!config_valid(&c))
         return EINVAL;
     pthread_mutex_lock(&rcgc_world.lock);
+    /* Relaxed: world.lock orders init and shutdown. */
     if (atomic_load_explicit(&rcgc_world.initialized, memory_order_relaxed)) {
         pthread_mutex_unlock(&rcgc_world.lock);
         return EALREADY;
@@ -120,6 +121,7 @@ int rcgc_init(const rcgc_config *config)
     rcgc_world.config = c;
     rcgc_world.pauses = rcgc_world.pause_total_ns = rcgc_world.pause_max_ns = 0;
     memset(rcgc_world.gen, 0, sizeof rcgc_world.gen);
+    /* Relaxed: tunables, published by the release store of initialized. */
     atomic_store_explicit(&rcgc_world.gc_enabled, c.enabled, memory_order_relaxed);
     atomic_store_explicit(&rcgc_world.threshold[0], c.threshold0, memory_order_relaxed);
     atomic_store_explicit(&rcgc_world.threshold[1], c.threshold1, memory_order_relaxed);
@@ -142,11 +144,13 @@ int rcgc_init(const rcgc_config *config)
 
 void rcgc_shutdown(void)
 {
+    /* Acquire: pairs with rcgc_init's release. */
     if (!atomic_load_explicit(&rcgc_world.initialized, memory_order_acquire))
         return;
     if (rcgc__tls_self.heap == NULL && rcgc_thread_attach() != 0)
         rcgc_fatal("rcgc_shutdown", NULL, "cannot attach the calling thread");
     rcgc_collector_stop();
+    /* Relaxed: a count changed only under world.lock by attach/detach. */
     if (atomic_load_explicit(&rcgc_world.attached, memory_order_relaxed) != 1)
         rcgc_fatal("rcgc_shutdown", NULL,
                    "other threads are still attached (detach them first)");
@@ -158,6 +162,7 @@ void rcgc_shutdown(void)
         pthread_mutex_lock(&rcgc_world.lock);
         rcgc__header *dead = NULL;
         for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
+            /* Relaxed: a hint; the drain itself takes qlock. */
             if (h == self || atomic_load_explicit(&h->qlen, memory_order_relaxed) == 0)
                 continue;
             rcgc_own_take(h);

@@ -133,6 +133,7 @@ void rcgc_dead_link(rcgc__header *h, rcgc__header **list)
 
 static rcgc__header *dead_next(rcgc__header *h)
 {
+    /* Relaxed: the link of a dead object (O6); written relaxed too. */
     return (rcgc__header *)(intptr_t)__atomic_load_n(&h->shared, __ATOMIC_RELAXED);
 }
 

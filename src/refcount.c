@@ -101,6 +101,7 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
             rcgc_young_remove(heap, h);
         else
             rcgc_young_leave(heap, h);
+        /* Relaxed: single writer (the token holder), read by the collector. */
         __atomic_store_n(&h->local, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
     }
@@ -155,6 +156,7 @@ size_t rcgc_drain_self(void)
 {
     rcgc__heap *heap = rcgc__tls_self.heap;
     rcgc__header *dead = NULL;
+    /* Relaxed: a hint; the drain takes qlock. */
     if (atomic_load_explicit(&heap->qlen, memory_order_relaxed) == 0)
         return 0;
     rcgc_heap_drain(heap, &dead);
@@ -243,6 +245,7 @@ static bool nonowner_touch(rcgc__header *h)
     if (bits & (RCGC_BIT_IMMORTAL | RCGC_BIT_DYING))
         return true;
     if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED | RCGC_BIT_ESCAPED)) == RCGC_BIT_TRACKED)
+        /* Release: pairs with the young collection's acquire (C6). */
         __atomic_fetch_or(&h->gc_bits, RCGC_BIT_ESCAPED, __ATOMIC_RELEASE);
     return false;
 }

@@ -93,6 +93,7 @@ void rcgc_grace_period(void)
 #ifdef RCGC_TSAN
     __tsan_acquire(&rcgc_qs_token);
 #endif
+    /* Relaxed: a late decrement only arms one more quiescent state. */
     atomic_fetch_sub_explicit(&rcgc_world.gp_waiting, 1, memory_order_relaxed);
     if (was_running)
         rcgc_enter_running(self);
@@ -114,6 +115,7 @@ void rcgc_enter_running(rcgc__heap *heap)
                                                  memory_order_seq_cst)) {
         pthread_mutex_lock(&rcgc_world.lock);
         for (;;) {
+            /* Relaxed: under world.lock, which orders every status change here. */
             int s = atomic_load_explicit(&heap->status, memory_order_relaxed);
             if (s == RCGC_RUNNING)
                 break; /* the pause's end let us in (S5) */
@@ -147,6 +149,7 @@ static bool ack_locked(rcgc__heap *heap, int st)
     if (!heap->needs_ack)
         return false;
     heap->needs_ack = false;
+    /* seq_cst: status words take part in the Dekker patterns of S3/S4. */
     atomic_store_explicit(&heap->status, st, memory_order_seq_cst);
     if (--rcgc_world.waiting == 0)
         pthread_cond_signal(&rcgc_world.acked);
@@ -191,6 +194,7 @@ static void park(rcgc__heap *heap)
     rcgc_qs_offline();
     pthread_mutex_lock(&rcgc_world.lock);
     if (ack_locked(heap, RCGC_PARKED)) {
+        /* Relaxed: under world.lock (cond_wait reacquires it). */
         while (atomic_load_explicit(&heap->status, memory_order_relaxed) == RCGC_PARKED)
             pthread_cond_wait(&rcgc_world.resumed, &rcgc_world.lock);
     }
@@ -282,6 +286,7 @@ void rcgc_pause_begin(void)
         if (h == self)
             continue;
         for (;;) {
+            /* seq_cst: the pauser's half of the Dekker pattern (S3). */
             int s = atomic_load_explicit(&h->status, memory_order_seq_cst);
             if (s == RCGC_RUNNING) {
                 h->needs_ack = true;
@@ -290,6 +295,7 @@ void rcgc_pause_begin(void)
                 break;
             }
             if (s == RCGC_BLOCKED) {
+                /* seq_cst: as above; a failed CAS means the owner just went running. */
                 if (atomic_compare_exchange_strong_explicit(
                         &h->status, &s, RCGC_SUSPENDED, memory_order_seq_cst,
                         memory_order_seq_cst))
@@ -312,6 +318,7 @@ void rcgc_pause_end(void)
 {
     pthread_mutex_lock(&rcgc_world.lock);
     for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
+        /* Relaxed: under world.lock. */
         int s = atomic_load_explicit(&h->status, memory_order_relaxed);
         if (s == RCGC_PARKED)
             atomic_store_explicit(&h->status, RCGC_RUNNING, memory_order_seq_cst);

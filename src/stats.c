@@ -25,6 +25,7 @@ void rcgc_get_stats(rcgc_stats *out)
     memset(&s, 0, sizeof s);
     s.size = want;
     uint64_t ab = 0, fb = 0;
+    /* Acquire: pairs with rcgc_init's release. */
     if (atomic_load_explicit(&rcgc_world.initialized, memory_order_acquire)) {
         pthread_mutex_lock(&rcgc_world.lock);
         for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
@@ -42,6 +43,7 @@ void rcgc_get_stats(rcgc_stats *out)
         s.pause_max_ns = rcgc_world.pause_max_ns;
         memcpy(s.gen, rcgc_world.gen, sizeof s.gen);
         pthread_mutex_unlock(&rcgc_world.lock);
+        /* Relaxed: a statistic. */
         s.threads_attached = atomic_load_explicit(&rcgc_world.attached, memory_order_relaxed);
     }
     /* Counters of different heaps are read at slightly different times:

@@ -40,6 +40,7 @@ static rcgc__heap *heap_new(void)
     uint32_t i = rcgc_world.nheaps;
     if (i >= RCGC_HEAP_CHUNK * RCGC_HEAP_CHUNKS)
         return NULL;
+    /* Relaxed: world.lock is held; it orders the chunk's creation. */
     rcgc__heap **chunk = atomic_load_explicit(&rcgc_world.chunks[i / RCGC_HEAP_CHUNK],
                                               memory_order_relaxed);
     if (chunk == NULL) {
@@ -149,6 +150,7 @@ static void detach(rcgc__heap *heap)
     rcgc_qs_unregister();
     pthread_mutex_lock(&rcgc_world.lock);
     pthread_mutex_lock(&heap->qlock);
+    /* Relaxed: qlock orders the pointer (see rcgc_heap_set_pending). */
     atomic_store_explicit(&heap->pending, NULL, memory_order_relaxed);
     pthread_mutex_unlock(&heap->qlock);
     /* seq_cst: Dekker with enqueuers (refcount.md, R5); a pause that
@@ -158,6 +160,7 @@ static void detach(rcgc__heap *heap)
     heap->wants_in = false;
     heap->next_free = rcgc_world.free_heaps;
     rcgc_world.free_heaps = heap;
+    /* Relaxed: a count, changed under world.lock. */
     atomic_fetch_sub_explicit(&rcgc_world.attached, 1, memory_order_relaxed);
     pthread_mutex_unlock(&rcgc_world.lock);
     rcgc__tls_self.heap = NULL;
@@ -217,6 +220,7 @@ void rcgc_threads_shutdown(void)
     rcgc_world.heaps = NULL;
     rcgc_world.free_heaps = NULL;
     for (uint32_t c = 0; c < RCGC_HEAP_CHUNKS; c++) {
+        /* Relaxed: shutdown, no other thread attached. */
         free(atomic_load_explicit(&rcgc_world.chunks[c], memory_order_relaxed));
         atomic_store_explicit(&rcgc_world.chunks[c], NULL, memory_order_relaxed);
     }

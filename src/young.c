@@ -100,6 +100,7 @@ static bool young_root(rcgc__header *h)
         return true;
     if (__atomic_load_n(&h->shared, __ATOMIC_RELAXED) & RCGC__SHARED_QUEUED)
         return true;
+    /* Relaxed: only this thread's merges clear it (C1). */
     return __atomic_load_n(&h->owner, __ATOMIC_RELAXED) != rcgc__tls_self.heap_id;
 }
 
