@@ -282,6 +282,34 @@ typedef struct rcgc_stats {
 
 void rcgc_get_stats(rcgc_stats *out);
 
+/* ===================================================================== */
+/* Weak references                                                       */
+/* ===================================================================== */
+
+/* A weak reference does not keep its referent alive. Once the referent is
+ * found dead (its count reached zero, or it is proven part of cyclic
+ * garbage), every weak reference to it answers NULL from then on, on every
+ * thread, atomically: no thread can get a strong reference to an object
+ * after the collector decided it was garbage. The callback, when given,
+ * runs once, after the referent was cleared, on an attached thread (the one
+ * that dropped the last reference, or the background collector for cyclic
+ * garbage); a weak reference freed before its callback runs gets none. */
+typedef struct rcgc_weakref rcgc_weakref;
+typedef void (*rcgc_weakref_callback)(rcgc_weakref *wr, void *arg);
+
+/* A new weak reference to obj (which the caller holds), or NULL with
+ * errno: EINVAL for NULL obj, ENOMEM, EPERM from an unattached thread with
+ * checks off. The caller frees it with rcgc_weakref_free (also from its
+ * own callback). */
+rcgc_weakref *rcgc_weakref_new(void *obj, rcgc_weakref_callback callback, void *arg);
+
+/* A new strong reference to the referent (release it with rcgc_decref),
+ * or NULL once the referent is dead. NULL wr: NULL. */
+void *rcgc_weakref_get(rcgc_weakref *wr);
+
+/* Frees wr; its callback, if not yet run, will not run. NULL: nothing. */
+void rcgc_weakref_free(rcgc_weakref *wr);
+
 #ifdef __cplusplus
 }
 #endif

@@ -523,9 +523,14 @@ static uint32_t confirm(rcgc__header **cand, uint32_t nc)
             cand[m++] = cand[i];
             cand[i] = tmp;
         }
-    /* Issue 4 clears weak references to the garbage here, in the pause. */
+    /* W5: the weak references to the garbage are cleared in the pause that
+     * decided it, so no thread can get a strong reference afterwards; the
+     * callbacks run once the world has resumed, before any finalizer. */
+    rcgc_weakref *pending = NULL;
+    rcgc_weakref_clear_set(cand, m, &pending);
     rcgc_pause_end();
     col.last_pause_ns = rcgc_now_ns() - t0;
+    rcgc_weakref_run_callbacks(pending);
     rcgc_trial_free(&t);
     return m;
 }

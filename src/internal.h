@@ -49,6 +49,7 @@
 #define RCGC_BIT_DYING 0x40u      /* being freed by count or as garbage */
 #define RCGC_BIT_COLLECTING 0x80u /* member of a garbage set being reclaimed */
 #define RCGC_BIT_DEAD_EARLY 0x100u /* died before its promotion arrived (C1) */
+#define RCGC_BIT_HAS_WEAKREFS 0x200u /* weak references were made to it (W1) */
 #define RCGC_NO_INDEX UINT32_MAX  /* gc_index of an object in no table */
 #define RCGC_MAGIC_SHIFT 24
 #define RCGC_MAGIC_LIVE 0xA7u
@@ -334,6 +335,11 @@ static inline void rcgc_test_hook(int phase, void *arg)
     if (fn != NULL)
         fn(phase, arg);
 }
+
+/* weakref.c */
+bool rcgc_weakref_death(rcgc__heap *heap, rcgc__header *h, bool final);
+void rcgc_weakref_clear_set(rcgc__header **g, uint32_t m, rcgc_weakref **pending);
+void rcgc_weakref_run_callbacks(rcgc_weakref *pending);
 
 /* stats.c */
 static inline void rcgc_stat_add(_Atomic uint64_t *counter, uint64_t n)

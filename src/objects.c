@@ -170,6 +170,14 @@ static size_t dealloc_loop(rcgc__heap *heap)
         void *obj = rcgc_payload(h);
         /* DYING was set when it died (rcgc_dead_link). */
         uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
+        /* Weak references (weakref-finalize.md, W3): a get that counted the
+         * object after its count reached zero cancels the death; on the
+         * final death the weak references are cleared and their callbacks
+         * run, before destroy. */
+        if ((bits & RCGC_BIT_HAS_WEAKREFS) &&
+            rcgc_weakref_death(heap, h,
+                               type->finalize == NULL || (bits & RCGC_BIT_FINALIZED)))
+            continue;
         if (type->finalize != NULL && !(bits & RCGC_BIT_FINALIZED) &&
             !(__atomic_fetch_or(&h->gc_bits, RCGC_BIT_FINALIZED, __ATOMIC_ACQ_REL) &
               RCGC_BIT_FINALIZED)) {

@@ -96,7 +96,9 @@ static bool young_root(rcgc__header *h)
 {
     /* Acquire: pairs with the release OR that sets ESCAPED (C6). */
     uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
-    if (bits & (RCGC_BIT_ESCAPED | RCGC_BIT_DYING | RCGC_BIT_IMMORTAL))
+    /* HAS_WEAKREFS: a young collection has no pause in which to clear weak
+     * references atomically; the background collector's has (W5). */
+    if (bits & (RCGC_BIT_ESCAPED | RCGC_BIT_DYING | RCGC_BIT_IMMORTAL | RCGC_BIT_HAS_WEAKREFS))
         return true;
     if (__atomic_load_n(&h->shared, __ATOMIC_RELAXED) & RCGC__SHARED_QUEUED)
         return true;

@@ -1,0 +1,281 @@
+/* weakref.c: weak references.
+ *
+ * Purpose: a weak reference answers its referent while the referent lives
+ * and NULL from the moment it is found dead, on every thread, atomically:
+ * no thread can get a strong reference to an object after the decision
+ * that it is garbage. Weak references live in a registry of striped locks
+ * keyed by the referent's address (the header has no room for a list);
+ * rcgc_weakref_get and the clearing of an object's weak references take
+ * the same stripe lock, and a get only counts an object that is not
+ * DYING, directly on its counts, so that the death path, re-checking the
+ * count under that lock, sees every get that won the race and cancels the
+ * death. Objects with weak references are kept out of young collections
+ * (no pause there to clear them atomically): the background collector
+ * clears them inside its confirming pause.
+ *
+ * Design: docs/design/weakref-finalize.md (W1..W6).
+ */
+#include "internal.h"
+#include "trial.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+enum {
+    WR_LIVE = 0,     /* referent set */
+    WR_CLEARED,      /* referent NULL, no callback owed */
+    WR_CB_PENDING,   /* cleared, callback not yet run */
+    WR_CB_RUNNING,   /* callback running */
+    WR_FREE_LATER,   /* freed by the user while pending or running */
+};
+
+struct rcgc_weakref {
+    void *referent;              /* under the stripe lock */
+    void *key;                   /* the referent's address: the stripe */
+    rcgc_weakref_callback callback;
+    void *arg;
+    int state;                   /* under the stripe lock */
+    struct rcgc_weakref *next, *prev; /* the stripe's list (W1) */
+    struct rcgc_weakref *pending;     /* callbacks owed (W4) */
+};
+
+#define STRIPES 256u
+
+static struct stripe {
+    pthread_mutex_t mu;
+    rcgc_weakref *head;
+} stripes[STRIPES];
+static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
+
+static void stripes_init(void)
+{
+    for (unsigned i = 0; i < STRIPES; i++)
+        pthread_mutex_init(&stripes[i].mu, NULL);
+}
+
+static struct stripe *stripe_of(const void *key)
+{
+    uintptr_t k = (uintptr_t)key >> 4;
+    return &stripes[(k * 0x9E3779B97F4A7C15ull) >> 56];
+}
+
+static void unlink_wr(struct stripe *s, rcgc_weakref *wr)
+{
+    if (wr->prev != NULL)
+        wr->prev->next = wr->next;
+    else if (s->head == wr)
+        s->head = wr->next;
+    if (wr->next != NULL)
+        wr->next->prev = wr->prev;
+    wr->next = wr->prev = NULL;
+}
+
+/* ==================================================================== */
+/* Counting a referent for a get (W2)                                    */
+/* ==================================================================== */
+
+/* Under the referent's stripe lock. Fails on an object that is dying (its
+ * death has been decided and not cancelled). Counts directly, not through
+ * the non-owner slow path, which ignores DYING objects: between the count
+ * reaching zero and DYING being set a get may still count the object, and
+ * the death path, re-checking under this lock, then cancels the death. */
+static bool try_incref_locked(rcgc__header *h)
+{
+    /* Acquire: pairs with the release fetch_or that sets DYING. */
+    uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
+    if (bits & RCGC_BIT_DYING)
+        return false;
+    if (bits & RCGC_BIT_IMMORTAL)
+        return true;
+    if (rcgc__is_owner(h)) {
+        /* R1: we hold our own token; relaxed load and store as inline. */
+        uint32_t n = __atomic_load_n(&h->local, __ATOMIC_RELAXED) + 1;
+        __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
+        if (n == 0)
+            rcgc__local_overflow(rcgc_payload(h));
+        return true;
+    }
+    if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED | RCGC_BIT_ESCAPED)) == RCGC_BIT_TRACKED)
+        /* Release: as in nonowner_touch (cycles.md, C6). */
+        __atomic_fetch_or(&h->gc_bits, RCGC_BIT_ESCAPED, __ATOMIC_RELEASE);
+    /* Relaxed: the stripe lock orders this against the death re-check. */
+    __atomic_fetch_add(&h->shared, RCGC__SHARED_ONE, __ATOMIC_RELAXED);
+    return true;
+}
+
+/* ==================================================================== */
+/* Clearing and callbacks (W3, W4)                                       */
+/* ==================================================================== */
+
+/* Under the stripe lock: clears every weak reference to obj; those with a
+ * callback are chained on *pending. */
+static void clear_locked(struct stripe *s, void *obj, rcgc_weakref **pending)
+{
+    rcgc_weakref *wr = s->head;
+    while (wr != NULL) {
+        rcgc_weakref *next = wr->next;
+        if (wr->referent == obj) {
+            wr->referent = NULL;
+            unlink_wr(s, wr);
+            if (wr->callback != NULL) {
+                wr->state = WR_CB_PENDING;
+                wr->pending = *pending;
+                *pending = wr;
+            } else {
+                wr->state = WR_CLEARED;
+            }
+        }
+        wr = next;
+    }
+}
+
+/* Runs owed callbacks, once each, on the calling (attached) thread, with
+ * no lock held; a weak reference freed before its callback runs gets none
+ * and is freed here. */
+void rcgc_weakref_run_callbacks(rcgc_weakref *pending)
+{
+    while (pending != NULL) {
+        rcgc_weakref *wr = pending;
+        pending = wr->pending;
+        struct stripe *s = stripe_of(wr->key);
+        pthread_mutex_lock(&s->mu);
+        if (wr->state == WR_FREE_LATER) {
+            pthread_mutex_unlock(&s->mu);
+            free(wr);
+            continue;
+        }
+        wr->state = WR_CB_RUNNING;
+        pthread_mutex_unlock(&s->mu);
+        wr->callback(wr, wr->arg);
+        pthread_mutex_lock(&s->mu);
+        bool free_it = wr->state == WR_FREE_LATER;
+        wr->state = WR_CLEARED;
+        pthread_mutex_unlock(&s->mu);
+        if (free_it)
+            free(wr);
+    }
+}
+
+/* A dying object with weak references (death by count, W3). Called by the
+ * deallocation loop before finalize or destroy. Returns true when a get
+ * won the race and counted the object after its count reached zero: the
+ * death is cancelled and the caller must leave the object alone. Otherwise
+ * clears the weak references if `final` (the object will be destroyed now,
+ * not finalized first) and runs their callbacks. */
+bool rcgc_weakref_death(rcgc__heap *heap, rcgc__header *h, bool final)
+{
+    void *obj = rcgc_payload(h);
+    struct stripe *s = stripe_of(obj);
+    rcgc_weakref *pending = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (rcgc_total_count(h) > 0) {
+        /* Cancel: the object lives on, counted on its shared word. */
+        pthread_mutex_unlock(&s->mu);
+        int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+        if (!(v & RCGC__SHARED_MERGED)) {
+            /* Died at its owner's local zero (we are the owner): merge now,
+             * clearing the owner first (R3). */
+            __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
+            __atomic_fetch_or(&h->shared, RCGC__SHARED_MERGED, __ATOMIC_ACQ_REL);
+        }
+        uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
+        if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED)) == RCGC_BIT_TRACKED)
+            rcgc_old_adopt(&h, 1, 1); /* merged objects are not young (C1) */
+        /* Release: pairs with readers' acquire of the bits. */
+        __atomic_fetch_and(&h->gc_bits, ~RCGC_BIT_DYING, __ATOMIC_RELEASE);
+        (void)heap;
+        return true;
+    }
+    if (final)
+        clear_locked(s, obj, &pending);
+    pthread_mutex_unlock(&s->mu);
+    rcgc_weakref_run_callbacks(pending);
+    return false;
+}
+
+/* Cyclic garbage, in the confirming pause (W5): clears the weak references
+ * of every member; the callbacks are chained on *pending and run after the
+ * world resumes. No get can be in progress: gets do not reach safepoints. */
+void rcgc_weakref_clear_set(rcgc__header **g, uint32_t m, rcgc_weakref **pending)
+{
+    for (uint32_t i = 0; i < m; i++) {
+        /* Relaxed: set under the stripe lock, which the pause orders. */
+        if (!(__atomic_load_n(&g[i]->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_HAS_WEAKREFS))
+            continue;
+        void *obj = rcgc_payload(g[i]);
+        struct stripe *s = stripe_of(obj);
+        pthread_mutex_lock(&s->mu);
+        clear_locked(s, obj, pending);
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+/* ==================================================================== */
+/* The API (W1, W2, W6)                                                  */
+/* ==================================================================== */
+
+rcgc_weakref *rcgc_weakref_new(void *obj, rcgc_weakref_callback callback, void *arg)
+{
+    if (rcgc_require_attached("rcgc_weakref_new", obj) == NULL) {
+        errno = EPERM;
+        return NULL;
+    }
+    if (obj == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    rcgc_check_object("rcgc_weakref_new", obj);
+    pthread_once(&stripes_once, stripes_init);
+    rcgc_weakref *wr = calloc(1, sizeof *wr);
+    if (wr == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    wr->referent = wr->key = obj;
+    wr->callback = callback;
+    wr->arg = arg;
+    wr->state = WR_LIVE;
+    struct stripe *s = stripe_of(obj);
+    pthread_mutex_lock(&s->mu);
+    /* Release: the death path reads the bit (acquire) before it takes the
+     * stripe lock; the lock orders the list itself. */
+    __atomic_fetch_or(&rcgc__hdr(obj)->gc_bits, RCGC_BIT_HAS_WEAKREFS, __ATOMIC_RELEASE);
+    wr->next = s->head;
+    if (s->head != NULL)
+        s->head->prev = wr;
+    s->head = wr;
+    pthread_mutex_unlock(&s->mu);
+    return wr;
+}
+
+void *rcgc_weakref_get(rcgc_weakref *wr)
+{
+    if (wr == NULL)
+        return NULL;
+    rcgc_require_attached("rcgc_weakref_get", NULL);
+    pthread_once(&stripes_once, stripes_init);
+    struct stripe *s = stripe_of(wr->key);
+    pthread_mutex_lock(&s->mu);
+    void *p = wr->referent;
+    if (p != NULL && !try_incref_locked(rcgc__hdr(p)))
+        p = NULL;
+    pthread_mutex_unlock(&s->mu);
+    return p;
+}
+
+void rcgc_weakref_free(rcgc_weakref *wr)
+{
+    if (wr == NULL)
+        return;
+    pthread_once(&stripes_once, stripes_init);
+    struct stripe *s = stripe_of(wr->key);
+    pthread_mutex_lock(&s->mu);
+    bool later = wr->state == WR_CB_PENDING || wr->state == WR_CB_RUNNING;
+    if (later)
+        wr->state = WR_FREE_LATER;
+    else if (wr->state == WR_LIVE)
+        unlink_wr(s, wr);
+    pthread_mutex_unlock(&s->mu);
+    if (!later)
+        free(wr);
+}
