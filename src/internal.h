@@ -278,7 +278,7 @@ void rcgc_threads_shutdown(void);
 /* safepoint.c */
 void rcgc_pause_begin(void);
 void rcgc_pause_end(void);
-void rcgc_leave_running(rcgc__heap *heap, int new_status);
+void rcgc_leave_running(rcgc__heap *heap);
 void rcgc_enter_running(rcgc__heap *heap);
 void rcgc_grace_period(void);
 void rcgc_qs_online(void);
@@ -337,7 +337,7 @@ static inline void rcgc_test_hook(int phase, void *arg)
 }
 
 /* weakref.c */
-bool rcgc_weakref_death(rcgc__heap *heap, rcgc__header *h, bool final);
+bool rcgc_weakref_death(rcgc__header *h, bool final);
 void rcgc_weakref_clear_set(rcgc__header **g, uint32_t m, rcgc_weakref **pending);
 void rcgc_weakref_run_callbacks(rcgc_weakref *pending);
 

@@ -175,7 +175,7 @@ static size_t dealloc_loop(rcgc__heap *heap)
          * final death the weak references are cleared and their callbacks
          * run, before destroy. */
         if ((bits & RCGC_BIT_HAS_WEAKREFS) &&
-            rcgc_weakref_death(heap, h,
+            rcgc_weakref_death(h,
                                type->finalize == NULL || (bits & RCGC_BIT_FINALIZED)))
             continue;
         if (type->finalize != NULL && !(bits & RCGC_BIT_FINALIZED) &&

@@ -85,7 +85,6 @@ void rcgc__local_overflow(void *obj)
  * Appends the object to *dead when it died. Returns 1 when it merged. */
 static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
 {
-    (void)heap;
     /* Acquire: see every write made by the threads whose decrements (all
      * acq_rel) we observe, before possibly freeing. */
     int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);

@@ -79,7 +79,7 @@ void rcgc_grace_period(void)
      * (it would wait for our grace period, which waits for the pauser). */
     bool was_running = self != NULL && !self->in_blocking;
     if (was_running)
-        rcgc_leave_running(self, RCGC_BLOCKED);
+        rcgc_leave_running(self);
     /* seq_cst: Dekker with rcgc_enter_running, which comes online and then
      * reads gp_waiting: a thread that comes online after our scan below
      * sees the counter and reports a quiescent state by itself (S8). */
@@ -160,9 +160,8 @@ static bool ack_locked(rcgc__heap *heap, int st)
  * pause that was waiting for us (S4). Entries that reach our queue before
  * the status change is visible are taken back and drained first, so none
  * is left behind for the time we are away (R5). */
-void rcgc_leave_running(rcgc__heap *heap, int new_status)
+void rcgc_leave_running(rcgc__heap *heap)
 {
-    (void)new_status;
     for (;;) {
         rcgc_drain_self();
         rcgc_old_flush(heap); /* nothing of ours waits while we are away */
@@ -244,7 +243,7 @@ void rcgc_blocking_begin(void)
     rcgc_safepoint();
     /* Leaving drains our queue, which may run finalizers and destroy
      * functions that touch objects: only afterwards are we blocked. */
-    rcgc_leave_running(heap, RCGC_BLOCKED);
+    rcgc_leave_running(heap);
     heap->in_blocking = true;
 }
 
@@ -272,7 +271,7 @@ void rcgc_pause_begin(void)
 {
     rcgc__heap *self = rcgc__tls_self.heap;
     if (pthread_mutex_trylock(&rcgc_world.pause_lock) != 0) {
-        rcgc_leave_running(self, RCGC_BLOCKED);
+        rcgc_leave_running(self);
         pthread_mutex_lock(&rcgc_world.pause_lock);
         rcgc_enter_running(self);
     }

@@ -146,7 +146,7 @@ static void detach(rcgc__heap *heap)
     /* The young generation goes to the background collector: nobody else
      * would examine it until the heap is adopted (cycles.md, C1). */
     rcgc_young_promote_all(heap);
-    rcgc_leave_running(heap, RCGC_BLOCKED);
+    rcgc_leave_running(heap);
     rcgc_qs_unregister();
     pthread_mutex_lock(&rcgc_world.lock);
     pthread_mutex_lock(&heap->qlock);

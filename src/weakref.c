@@ -162,7 +162,7 @@ void rcgc_weakref_run_callbacks(rcgc_weakref *pending)
  * death is cancelled and the caller must leave the object alone. Otherwise
  * clears the weak references if `final` (the object will be destroyed now,
  * not finalized first) and runs their callbacks. */
-bool rcgc_weakref_death(rcgc__heap *heap, rcgc__header *h, bool final)
+bool rcgc_weakref_death(rcgc__header *h, bool final)
 {
     void *obj = rcgc_payload(h);
     struct stripe *s = stripe_of(obj);
@@ -183,7 +183,6 @@ bool rcgc_weakref_death(rcgc__heap *heap, rcgc__header *h, bool final)
             rcgc_old_adopt(&h, 1, 1); /* merged objects are not young (C1) */
         /* Release: pairs with readers' acquire of the bits. */
         __atomic_fetch_and(&h->gc_bits, ~RCGC_BIT_DYING, __ATOMIC_RELEASE);
-        (void)heap;
         return true;
     }
     if (final)

@@ -37,6 +37,17 @@ static inline node *node_new(long id)
     return n;
 }
 
+/* A 2-cycle a <-> b (through slot a); returns our reference to a, b held
+ * only by a. */
+static inline node *node_ring2(long ida, long idb)
+{
+    node *a = node_new(ida), *b = node_new(idb);
+    rcgc_store(a, &a->a, b);
+    rcgc_store(b, &b->a, a);
+    rcgc_decref(b);
+    return a;
+}
+
 static inline void test_init(void)
 {
     if (rcgc_init(NULL) != 0 || rcgc_thread_attach() != 0) {

@@ -242,17 +242,10 @@ static void *exiting_owner(void *arg)
 {
     (void)arg;
     rcgc_thread_attach();
-    node *a = node_new(5), *b = node_new(6);
-    rcgc_store(a, &a->a, b);
-    rcgc_store(b, &b->a, a);
-    rcgc_decref(b);
+    node *a = node_ring2(5, 6);
     E_ring = a; /* handed to main: a reference counted by this thread */
     rcgc_collect(0);
-    node *g = node_new(7), *h = node_new(8); /* garbage ring, old */
-    rcgc_store(g, &g->a, h);
-    rcgc_store(h, &h->a, g);
-    rcgc_decref(h);
-    rcgc_decref(g);
+    rcgc_decref(node_ring2(7, 8)); /* a garbage ring, old after the collect */
     rcgc_collect(0);
     stage_announce_and_wait(1, 2);
     return NULL; /* exits attached */
@@ -297,10 +290,7 @@ static void *slow_owner(void *arg)
 {
     (void)arg;
     rcgc_thread_attach();
-    node *a = node_new(1), *b = node_new(2);
-    rcgc_store(a, &a->a, b);
-    rcgc_store(b, &b->a, a);
-    rcgc_decref(b);
+    node *a = node_ring2(1, 2);
     rcgc_collect(0); /* old, still owned by this thread */
     Q_ring = a;      /* our reference goes to main */
     atomic_store(&q_ready, 1);
@@ -352,10 +342,7 @@ static void *blocked_all_along(void *arg)
 {
     (void)arg;
     rcgc_thread_attach();
-    node *g = node_new(1), *h = node_new(2);
-    rcgc_store(g, &g->a, h);
-    rcgc_store(h, &h->a, g);
-    rcgc_decref(h);
+    node *g = node_ring2(1, 2);
     rcgc_decref(g);
     K_live = node_new(3);
     rcgc_store(K_live, &K_live->a, K_live);
