@@ -171,7 +171,31 @@ typedef struct rcgc_config {
     /* Leak finding: garbage cycles are kept, not freed, and reported on
      * stderr by type name (rcgc_get_leaked counts them). RCGC_DEBUG_LEAKS. */
     int debug_leaks;
+    /* Where finalizers and weak-reference callbacks run (RCGC_FINALIZE =
+     * background | on-demand; docs/design/weakref-finalize.md, W7-W8):
+     *   RCGC_FINALIZE_BACKGROUND (default): those of cyclic garbage run on
+     *     the background collector thread (attached like any mutator) once
+     *     the world has resumed; those of an object dying by count run on
+     *     the thread that dropped its last reference.
+     *   RCGC_FINALIZE_ON_DEMAND: every finalizer and callback is queued
+     *     (the object stays alive, pinned by the queue, until its finalizer
+     *     has run); finalize_notify is called when the queue becomes
+     *     non-empty, and the runtime runs them with rcgc_run_finalizers()
+     *     on a thread of its choosing. Under memory exhaustion an entry
+     *     that cannot be queued runs at once on the thread that found it
+     *     (a count death) or waits for the next collection (a cycle). */
+    int finalize_mode;
+    /* On demand: called with finalize_notify_arg when the queue goes from
+     * empty to non-empty, on whichever thread queued (a mutator or the
+     * collector, possibly inside rcgc_decref or rcgc_alloc). It must only
+     * signal the runtime (set a flag, post to a pipe or condition
+     * variable) and must not call rcgc functions other than
+     * rcgc_pending_finalizers. NULL: the runtime polls. No variable. */
+    void (*finalize_notify)(void *arg);
+    void *finalize_notify_arg;
 } rcgc_config;
+
+enum { RCGC_FINALIZE_BACKGROUND = 0, RCGC_FINALIZE_ON_DEMAND = 1 };
 
 /* Fills *config with the defaults (no environment applied). */
 void rcgc_config_init(rcgc_config *config);
@@ -182,9 +206,10 @@ void rcgc_config_init(rcgc_config *config);
  * attach the calling thread. */
 int rcgc_init(const rcgc_config *config);
 
-/* Shuts the library down: detaches the calling thread, drains every merge
- * queue and frees what reached zero, then releases the library's own
- * memory. No other thread may be attached (misuse: aborts). Objects still alive are left to the process (not freed).
+/* Shuts the library down: runs the finalizers and weak-reference callbacks
+ * still queued (either mode) on the calling thread, detaches it, drains
+ * every merge queue and frees what reached zero, then releases the
+ * library's own memory. No other thread may be attached (misuse: aborts). Objects still alive are left to the process (not freed).
  * rcgc_init may be called again afterwards. */
 void rcgc_shutdown(void);
 
@@ -194,13 +219,30 @@ void rcgc_shutdown(void);
  *   1: that, then generation 1, by the background collector.
  *   2: a full collection: when it returns, every object that was garbage
  *      when it was called, in any generation of any thread, has been freed,
- *      or finalized and then freed unless its finalizer resurrected it, as
- *      long as the other attached threads keep reaching safepoints or stay
- *      in blocking regions. Every thread's merge queue and young
+ *      or finalized and then freed unless its finalizer resurrected it (in
+ *      the on-demand finalization mode: queued for finalization instead,
+ *      and freed by a later collection once rcgc_run_finalizers ran it),
+ *      as long as the other attached threads keep reaching safepoints or
+ *      stay in blocking regions. Every thread's merge queue and young
  *      generation are gathered in a brief pause first.
+ * Finalizable cyclic garbage found by a young collection (0, or 1's first
+ * step) is handed to the background collector's thread to finalize (or
+ * queued, on demand): when collect(0) returns those finalizers may not
+ * have run yet; collect(2) waits for them.
  * Works whether automatic collection is enabled or not. Any other
  * generation: returns 0 with errno == EINVAL. */
 size_t rcgc_collect(int generation);
+
+/* Runs the finalizers and weak-reference callbacks queued so far (and
+ * any queued while it runs) on the calling thread, which must be attached;
+ * returns how many entries ran (a finalizer, or one death's callbacks).
+ * Meant for RCGC_FINALIZE_ON_DEMAND; in the background mode it runs what
+ * the collector has not got to yet. A finalizer may call it again. Not
+ * attached: 0 with errno == EPERM (aborts with api checks). */
+size_t rcgc_run_finalizers(void);
+
+/* Entries queued and not yet run: a snapshot. Any thread. */
+size_t rcgc_pending_finalizers(void);
 
 /* Automatic collection on or off (like Python's gc.enable/disable). Off:
  * no young or background collection starts by itself; rcgc_collect still

@@ -323,7 +323,7 @@ static void young_retrack(rcgc__heap *self, rcgc__header **g, uint32_t m)
             rcgc_old_adopt(&g[i], 1, 1);
 }
 
-size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen, bool *finalized)
+size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen)
 {
     if (m == 0)
         return 0;
@@ -353,29 +353,38 @@ size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen, boo
         pending |= g[i]->type->finalize != NULL &&
                    !(__atomic_load_n(&g[i]->gc_bits, __ATOMIC_ACQUIRE) & RCGC_BIT_FINALIZED);
     if (pending) {
-        /* Run every pending finalizer, then let the next collection look
-         * at the set again: what a finalizer made reachable survives, the
-         * rest is freed then, never finalized twice. Young members go back
-         * to their table first; the pins are dropped through the normal
-         * paths afterwards (a member a finalizer cut loose dies by count). */
+        /* W7: every pending finalizer runs (on the collector thread, or
+         * on demand), then the next collection looks at the set again:
+         * what a finalizer made reachable survives, the rest is freed
+         * then, never finalized twice. Young members go back to their
+         * table first. The queue pins each member it holds, so the set
+         * stays whole until its finalizers ran; the pins are dropped
+         * through the normal paths (a member a finalizer cut loose dies by
+         * count). Members with no finalizer owed are not pinned: no
+         * finalizer can reach one that no pinned member reaches. */
         if (gen == 0)
             young_retrack(self, g, m);
+        uint32_t k = 0;
         for (uint32_t i = 0; i < m; i++)
-            rcgc_incref(rcgc_payload(g[i]));
-        for (uint32_t i = 0; i < m; i++) {
-            rcgc__header *h = g[i];
-            /* acq_rel fetch_or: exactly one finalize per object, whoever
-             * gets here first (a death by count tests the same bit). */
-            uint32_t bits = __atomic_fetch_or(&h->gc_bits, RCGC_BIT_FINALIZED, __ATOMIC_ACQ_REL);
-            if (h->type->finalize != NULL && !(bits & RCGC_BIT_FINALIZED)) {
-                rcgc_stat_add(&self->stats.finalized, 1);
-                h->type->finalize(rcgc_payload(h));
+            /* acq_rel fetch_or: claims the finalization, exactly once per
+             * object whoever gets here first (a death by count claims
+             * with the same bit, O3). */
+            if (g[i]->type->finalize != NULL &&
+                !(__atomic_fetch_or(&g[i]->gc_bits, RCGC_BIT_FINALIZED, __ATOMIC_ACQ_REL) &
+                  RCGC_BIT_FINALIZED)) {
+                rcgc_incref(rcgc_payload(g[i]));
+                g[k++] = g[i];
+            }
+        if (rcgc_finq_objects(g, k) != 0) {
+            /* No memory to queue: give the claims back and unpin; a later
+             * collection tries again (a member's count stays above zero:
+             * its references from the set). Release: orders the clear
+             * after our reads of the member. */
+            for (uint32_t i = 0; i < k; i++) {
+                __atomic_fetch_and(&g[i]->gc_bits, ~RCGC_BIT_FINALIZED, __ATOMIC_RELEASE);
+                rcgc_decref(rcgc_payload(g[i]));
             }
         }
-        for (uint32_t i = 0; i < m; i++)
-            rcgc_decref(rcgc_payload(g[i]));
-        if (finalized != NULL)
-            *finalized = true;
         return 0;
     }
 
@@ -530,14 +539,13 @@ static uint32_t confirm(rcgc__header **cand, uint32_t nc)
     rcgc_weakref_clear_set(cand, m, &pending);
     rcgc_pause_end();
     col.last_pause_ns = rcgc_now_ns() - t0;
-    rcgc_weakref_run_callbacks(pending);
+    rcgc_finq_callbacks(pending);
     rcgc_trial_free(&t);
     return m;
 }
 
-static size_t old_collect(bool full, bool *finalizedp)
+static size_t old_collect(bool full)
 {
-    bool finalized = false;
     int generation = full ? 2 : 1;
     ingest();
     uint32_t n1 = col.gen[1].n, n2 = full ? col.gen[2].n : 0, n = n1 + n2;
@@ -567,7 +575,7 @@ static size_t old_collect(bool full, bool *finalizedp)
             rcgc_trial_free(&t);
             if (nc > 0) {
                 uint32_t m = confirm(objs, nc);
-                freed = rcgc_garbage(col.heap, objs, m, generation, &finalized);
+                freed = rcgc_garbage(col.heap, objs, m, generation);
             }
         }
     }
@@ -588,7 +596,6 @@ static size_t old_collect(bool full, bool *finalizedp)
     uint64_t ns = rcgc_now_ns() - t0;
     rcgc_gc_record(generation, n, freed);
     rcgc_gc_notify(RCGC_GC_END, generation, n, freed, ns, col.last_pause_ns);
-    *finalizedp = finalized;
     return freed;
 }
 
@@ -631,6 +638,29 @@ static bool auto_due(int *kind)
     return false;
 }
 
+/* Background finalization (W7): whether entries wait for this thread,
+ * and running them. On demand they wait for the runtime instead. */
+static bool owed_here(void)
+{
+    return !rcgc_finalize_on_demand() && rcgc_finq_pending() != 0;
+}
+
+static size_t run_owed(void)
+{
+    size_t objects = 0;
+    if (!rcgc_finalize_on_demand())
+        rcgc_finq_run(col.heap, &objects);
+    return objects;
+}
+
+/* Something was queued for the collector thread to run (finalize.c). */
+void rcgc_collector_wake(void)
+{
+    pthread_mutex_lock(&col.mu);
+    pthread_cond_signal(&col.wake);
+    pthread_mutex_unlock(&col.mu);
+}
+
 static void *collector_main(void *arg)
 {
     (void)arg;
@@ -641,7 +671,7 @@ static void *collector_main(void *arg)
     for (;;) {
         rcgc_blocking_begin();
         pthread_mutex_lock(&col.mu);
-        if (!col.stop && col.req_seq == col.done_seq) {
+        if (!col.stop && col.req_seq == col.done_seq && !owed_here()) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += 20 * 1000 * 1000;
@@ -657,6 +687,7 @@ static void *collector_main(void *arg)
             pthread_mutex_unlock(&col.mu);
             rcgc_blocking_end();
             ingest();
+            run_owed();
             break;
         }
         int kind = col.req_kind;
@@ -665,7 +696,10 @@ static void *collector_main(void *arg)
         rcgc_blocking_end();
 
         ingest();
-        bool finalized = false;
+        /* W7: owed finalizers first (a young collection's sets, and what
+         * the last round queued), and again after a collection, which may
+         * have queued more; a request learns whether any ran. */
+        size_t fin = run_owed();
         size_t freed = 0;
         if (kind == RCGC_REQ_FREEZE) {
             move_table(1, RCGC_GEN_PERMANENT);
@@ -674,13 +708,14 @@ static void *collector_main(void *arg)
         } else if (kind == RCGC_REQ_UNFREEZE) {
             move_table(RCGC_GEN_PERMANENT, 2);
         } else if (kind != 0 || auto_due(&kind)) {
-            freed = old_collect(kind == RCGC_REQ_FULL, &finalized);
+            freed = old_collect(kind == RCGC_REQ_FULL);
+            fin += run_owed();
         }
         pthread_mutex_lock(&col.mu);
         if (seq != col.done_seq) {
             col.done_seq = seq;
             col.last_freed = freed;
-            col.last_finalized = finalized;
+            col.last_finalized = fin > 0;
             pthread_cond_broadcast(&col.done);
         }
         pthread_mutex_unlock(&col.mu);

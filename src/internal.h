@@ -298,7 +298,7 @@ size_t rcgc_collect_young(rcgc__heap *heap);
 void rcgc_old_adopt(rcgc__header **objs, size_t n, int gen);
 void rcgc_old_dead(rcgc__header *h);
 void rcgc_old_flush(rcgc__heap *heap);
-size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen, bool *finalized);
+size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen);
 void rcgc_gc_notify(int phase, int generation, uint64_t examined, uint64_t freed, uint64_t ns,
                     uint64_t pause_ns);
 void rcgc_gc_record(int generation, uint64_t examined, uint64_t freed);
@@ -307,6 +307,7 @@ int rcgc_collector_start(void);
 void rcgc_collector_stop(void);
 void rcgc_collector_release(void);
 size_t rcgc_collector_ingest(rcgc__heap *self);
+void rcgc_collector_wake(void);
 
 /* Defaults of the thresholds (docs/configuration.md says how they were
  * chosen). */
@@ -340,6 +341,14 @@ static inline void rcgc_test_hook(int phase, void *arg)
 bool rcgc_weakref_death(rcgc__header *h, bool final);
 void rcgc_weakref_clear_set(rcgc__header **g, uint32_t m, rcgc_weakref **pending);
 void rcgc_weakref_run_callbacks(rcgc_weakref *pending);
+
+/* finalize.c (weakref-finalize.md, W7, W8) */
+bool rcgc_finalize_on_demand(void);
+int rcgc_finq_objects(rcgc__header **g, uint32_t m);
+void rcgc_finq_callbacks(rcgc_weakref *chain);
+size_t rcgc_finq_run(rcgc__heap *self, size_t *objects);
+size_t rcgc_finq_pending(void);
+void rcgc_finq_release(void);
 
 /* stats.c */
 static inline void rcgc_stat_add(_Atomic uint64_t *counter, uint64_t n)

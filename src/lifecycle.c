@@ -71,9 +71,25 @@ static int env_u32(const char *name, long lo, uint32_t *out)
     return rc;
 }
 
+/* RCGC_FINALIZE: background | on-demand. Same return as env_long. */
+static int env_finalize(int *out)
+{
+    const char *s = getenv("RCGC_FINALIZE");
+    if (s == NULL || *s == '\0')
+        return 0;
+    if (strcmp(s, "background") == 0)
+        *out = RCGC_FINALIZE_BACKGROUND;
+    else if (strcmp(s, "on-demand") == 0)
+        *out = RCGC_FINALIZE_ON_DEMAND;
+    else
+        return -1;
+    return 1;
+}
+
 static int config_from_env(rcgc_config *c)
 {
-    if (env_int("RCGC_CHECKS", 0, 2, &c->checks) < 0 ||
+    if (env_finalize(&c->finalize_mode) < 0 ||
+        env_int("RCGC_CHECKS", 0, 2, &c->checks) < 0 ||
         env_u32("RCGC_THRESHOLD0", 1, &c->threshold0) < 0 ||
         env_u32("RCGC_THRESHOLD1", 0, &c->threshold1) < 0 ||
         env_u32("RCGC_THRESHOLD2", 0, &c->threshold2) < 0 ||
@@ -86,7 +102,9 @@ static int config_from_env(rcgc_config *c)
 static int config_valid(const rcgc_config *c)
 {
     return c->checks >= 0 && c->checks <= 2 && c->threshold0 >= 1 &&
-           (c->enabled == 0 || c->enabled == 1) && (c->debug_leaks == 0 || c->debug_leaks == 1);
+           (c->enabled == 0 || c->enabled == 1) && (c->debug_leaks == 0 || c->debug_leaks == 1) &&
+           (c->finalize_mode == RCGC_FINALIZE_BACKGROUND ||
+            c->finalize_mode == RCGC_FINALIZE_ON_DEMAND);
 }
 
 /* ==================================================================== */
@@ -149,14 +167,18 @@ void rcgc_shutdown(void)
         return;
     if (rcgc__tls_self.heap == NULL && rcgc_thread_attach() != 0)
         rcgc_fatal("rcgc_shutdown", NULL, "cannot attach the calling thread");
+    /* Owed user code runs before anything is torn down (W8); the
+     * collector, stopping, runs what it still finds, and so do we after. */
+    rcgc__heap *self = rcgc__tls_self.heap;
+    rcgc_finq_run(self, NULL);
     rcgc_collector_stop();
+    rcgc_finq_run(self, NULL);
     /* Relaxed: a count changed only under world.lock by attach/detach. */
     if (atomic_load_explicit(&rcgc_world.attached, memory_order_relaxed) != 1)
         rcgc_fatal("rcgc_shutdown", NULL,
                    "other threads are still attached (detach them first)");
     /* Drain every heap until no queue has entries: freeing can queue more
      * (a dying object releasing slots owned by a detached heap). */
-    rcgc__heap *self = rcgc__tls_self.heap;
     for (bool again = true; again;) {
         again = false;
         pthread_mutex_lock(&rcgc_world.lock);
@@ -176,10 +198,13 @@ void rcgc_shutdown(void)
             again = true;
         if (rcgc_collector_ingest(self) != 0)
             again = true;
+        if (rcgc_finq_run(self, NULL) != 0)
+            again = true;
     }
     rcgc_thread_detach();
     rcgc_collector_ingest(NULL); /* deaths during our own detach */
     rcgc_collector_release();
+    rcgc_finq_release();
     pthread_mutex_lock(&rcgc_world.lock);
     atomic_store_explicit(&rcgc_world.initialized, 0, memory_order_relaxed);
     rcgc_threads_shutdown();

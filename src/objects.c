@@ -197,6 +197,12 @@ static size_t dealloc_loop(rcgc__heap *heap)
             if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED)) == RCGC_BIT_TRACKED &&
                 rcgc_young_add(heap, h) != 0)
                 rcgc_old_adopt(&h, 1, 1);
+            /* On demand (W8): the reference this thread now holds goes
+             * to the queue with our claim, and the finalizer runs in
+             * rcgc_run_finalizers (if it cannot be queued it runs here,
+             * rather than never). */
+            if (rcgc_finalize_on_demand() && rcgc_finq_objects(&h, 1) == 0)
+                continue;
             rcgc_stat_add(&heap->stats.finalized, 1);
             type->finalize(obj);
             rcgc_decref(obj);

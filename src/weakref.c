@@ -188,7 +188,7 @@ bool rcgc_weakref_death(rcgc__header *h, bool final)
     if (final)
         clear_locked(s, obj, &pending);
     pthread_mutex_unlock(&s->mu);
-    rcgc_weakref_run_callbacks(pending);
+    rcgc_finq_callbacks(pending); /* here, or queued on demand (W8) */
     return false;
 }
 

@@ -170,7 +170,7 @@ size_t rcgc_young_collect(rcgc__heap *heap)
         rcgc_old_flush(heap); /* the survivors reach the inbox as one batch */
     }
 
-    size_t freed = rcgc_garbage(heap, objs + live, n - live, 0, NULL);
+    size_t freed = rcgc_garbage(heap, objs + live, n - live, 0);
     free(objs);
     uint64_t ns = rcgc_now_ns() - t0;
     rcgc_gc_record(0, n, freed);
