@@ -193,6 +193,17 @@ typedef struct rcgc_config {
      * rcgc_pending_finalizers. NULL: the runtime polls. No variable. */
     void (*finalize_notify)(void *arg);
     void *finalize_notify_arg;
+    /* 1: one line per collection on stderr (generation, thread, objects
+     * examined and freed, pause and total time, live heap), as Go's
+     * gctrace. RCGC_TRACE=1, which applies even when rcgc_init is given a
+     * config. Default 0. */
+    int trace;
+    /* A path: every collection phase of every thread is written there as
+     * Chrome trace-event JSON (open it in ui.perfetto.dev), completed by
+     * rcgc_shutdown. RCGC_TRACE_FILE, which applies even when rcgc_init is
+     * given a config. Default NULL (off). rcgc_init returns the errno of
+     * fopen when it cannot be created. */
+    const char *trace_file;
 } rcgc_config;
 
 enum { RCGC_FINALIZE_BACKGROUND = 0, RCGC_FINALIZE_ON_DEMAND = 1 };
@@ -323,6 +334,13 @@ typedef struct rcgc_stats {
 } rcgc_stats;
 
 void rcgc_get_stats(rcgc_stats *out);
+
+/* The statistics as one JSON object (the field names of rcgc_stats; "gen"
+ * is an array of three objects). stats NULL: a fresh rcgc_get_stats.
+ * Writes at most `size` bytes including the terminating NUL, like
+ * snprintf, and returns the length the whole text needs (without the
+ * NUL): call with size 0 to learn it. Any thread. */
+size_t rcgc_stats_json(const rcgc_stats *stats, char *buf, size_t size);
 
 /* ===================================================================== */
 /* Weak references                                                       */

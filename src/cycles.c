@@ -519,6 +519,7 @@ static uint32_t confirm(rcgc__header **cand, uint32_t nc)
     rcgc_test_hook(RCGC_HOOK_OLD_BEFORE_PAUSE, NULL);
     uint64_t t0 = rcgc_now_ns();
     rcgc_pause_begin();
+    uint64_t stopped = rcgc_now_ns();
     /* C4: with the world stopped, counts and slots are exact, and every
      * strong reference is counted. A candidate still referenced from
      * outside the set is a root; so is whatever it reaches. */
@@ -538,7 +539,10 @@ static uint32_t confirm(rcgc__header **cand, uint32_t nc)
     rcgc_weakref *pending = NULL;
     rcgc_weakref_clear_set(cand, m, &pending);
     rcgc_pause_end();
-    col.last_pause_ns = rcgc_now_ns() - t0;
+    uint64_t t1 = rcgc_now_ns();
+    col.last_pause_ns = t1 - t0;
+    rcgc_trace_span("time to safepoint", t0, stopped, nc, 0);
+    rcgc_trace_span("pause: confirm", stopped, t1, nc, m);
     rcgc_finq_callbacks(pending);
     rcgc_trial_free(&t);
     return m;
@@ -573,9 +577,12 @@ static size_t old_collect(bool full)
                 if (!t.reached[i])
                     objs[nc++] = objs[i];
             rcgc_trial_free(&t);
+            rcgc_trace_span("detect (concurrent)", t0, rcgc_now_ns(), n, nc);
             if (nc > 0) {
                 uint32_t m = confirm(objs, nc);
+                uint64_t r0 = rcgc_now_ns();
                 freed = rcgc_garbage(col.heap, objs, m, generation);
+                rcgc_trace_span("reclaim", r0, rcgc_now_ns(), m, freed);
             }
         }
     }
@@ -595,6 +602,7 @@ static size_t old_collect(bool full)
     ingest(); /* deaths caused by the reclaim */
     uint64_t ns = rcgc_now_ns() - t0;
     rcgc_gc_record(generation, n, freed);
+    rcgc_trace_collection(generation, n, freed, t0, ns, col.last_pause_ns);
     rcgc_gc_notify(RCGC_GC_END, generation, n, freed, ns, col.last_pause_ns);
     return freed;
 }
@@ -648,9 +656,17 @@ static bool owed_here(void)
 static size_t run_owed(void)
 {
     size_t objects = 0;
-    if (!rcgc_finalize_on_demand())
-        rcgc_finq_run(col.heap, &objects);
+    if (rcgc_finalize_on_demand() || rcgc_finq_pending() == 0)
+        return 0;
+    uint64_t t0 = rcgc_now_ns();
+    size_t ran = rcgc_finq_run(col.heap, &objects);
+    rcgc_trace_span("finalizers and callbacks", t0, rcgc_now_ns(), ran, objects);
     return objects;
+}
+
+bool rcgc_is_collector_thread(void)
+{
+    return col.heap != NULL && rcgc__tls_self.heap == col.heap;
 }
 
 /* Something was queued for the collector thread to run (finalize.c). */
@@ -816,6 +832,7 @@ static size_t gather_everything(rcgc__heap *self)
 {
     size_t freed = rcgc_drain_self();
     rcgc__header *dead = NULL;
+    uint64_t t0 = rcgc_now_ns();
     rcgc_pause_begin();
     pthread_mutex_lock(&rcgc_world.lock);
     for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
@@ -829,6 +846,7 @@ static size_t gather_everything(rcgc__heap *self)
     }
     pthread_mutex_unlock(&rcgc_world.lock);
     rcgc_pause_end();
+    rcgc_trace_span("pause: gather for a full collection", t0, rcgc_now_ns(), 0, 0);
     freed += rcgc_dealloc_list(self, dead);
     freed += rcgc_drain_self();
     rcgc_old_flush(self);

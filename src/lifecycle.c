@@ -136,6 +136,12 @@ int rcgc_init(const rcgc_config *config)
         pthread_mutex_unlock(&rcgc_world.lock);
         return rc;
     }
+    rc = rcgc_trace_init(&c);
+    if (rc != 0) {
+        rcgc_threads_shutdown();
+        pthread_mutex_unlock(&rcgc_world.lock);
+        return rc;
+    }
     rcgc_world.config = c;
     rcgc_world.pauses = rcgc_world.pause_total_ns = rcgc_world.pause_max_ns = 0;
     memset(rcgc_world.gen, 0, sizeof rcgc_world.gen);
@@ -156,6 +162,7 @@ int rcgc_init(const rcgc_config *config)
         atomic_store_explicit(&rcgc_world.initialized, 0, memory_order_relaxed);
         rcgc_threads_shutdown();
         pthread_mutex_unlock(&rcgc_world.lock);
+        rcgc_trace_shutdown();
     }
     return rc;
 }
@@ -205,6 +212,7 @@ void rcgc_shutdown(void)
     rcgc_collector_ingest(NULL); /* deaths during our own detach */
     rcgc_collector_release();
     rcgc_finq_release();
+    rcgc_trace_shutdown();
     pthread_mutex_lock(&rcgc_world.lock);
     atomic_store_explicit(&rcgc_world.initialized, 0, memory_order_relaxed);
     rcgc_threads_shutdown();

@@ -174,6 +174,7 @@ size_t rcgc_young_collect(rcgc__heap *heap)
     free(objs);
     uint64_t ns = rcgc_now_ns() - t0;
     rcgc_gc_record(0, n, freed);
+    rcgc_trace_collection(0, n, freed, t0, ns, 0);
     rcgc_gc_notify(RCGC_GC_END, 0, n, freed, ns, 0);
     return freed;
 }
