@@ -342,6 +342,15 @@ bool rcgc_weakref_death(rcgc__header *h, bool final);
 void rcgc_weakref_clear_set(rcgc__header **g, uint32_t m, rcgc_weakref **pending);
 void rcgc_weakref_run_callbacks(rcgc_weakref *pending);
 
+/* trace.c */
+int rcgc_trace_init(const rcgc_config *c);
+void rcgc_trace_shutdown(void);
+void rcgc_trace_span(const char *name, uint64_t start_ns, uint64_t end_ns, uint64_t a,
+                     uint64_t b);
+void rcgc_trace_collection(int generation, uint64_t examined, uint64_t freed, uint64_t start_ns,
+                           uint64_t ns, uint64_t pause_ns);
+bool rcgc_is_collector_thread(void);
+
 /* finalize.c (weakref-finalize.md, W7, W8) */
 bool rcgc_finalize_on_demand(void);
 int rcgc_finq_objects(rcgc__header **g, uint32_t m);
