@@ -19,7 +19,7 @@
  * pushed on the dead list in front of the first, so its link is not NULL.
  *
  * Use: build against the public header (stress/meson.build builds it as
- * stress/repro/weakref_dead_link) and run it: status 0 once fixed, 1 with
+ * <build>/stress/weakref_dead_link) and run it: status 0 once fixed, 1 with
  * "destroyed 2 of 3" while the bug is there.
  */
 #include <rcgc.h>

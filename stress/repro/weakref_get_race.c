@@ -12,15 +12,13 @@
  * the getter holds a freed object. (With a non-NULL link the count is the
  * pointer instead: stress/repro/weakref_dead_link.c.)
  *
- * Use: built by stress/meson.build as stress/repro/weakref_get_race; run
+ * Use: built by stress/meson.build as <build>/stress/weakref_get_race; run
  * it: status 0 once fixed ("saw a destroyed object 0"); while the bug is
  * there it usually ends within seconds in rcgc's own "use of a dead object"
  * abort, a crash, or status 1.
  */
-#include <rcgc.h>
+#include "pingpong.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -39,62 +37,37 @@ static void destroy(void *o)
 
 static const rcgc_type leaf_type = {"leaf", NULL, NULL, destroy};
 
-/* Hand-shake of each round (seq_cst, the default: a simple ping-pong). */
-static _Atomic(rcgc_weakref *) current;
-static _Atomic long published, answered;
 static long hits, saw_destroyed;
 
-static void *getter(void *arg)
+static void answer(rcgc_weakref *wr)
 {
-    (void)arg;
-    rcgc_thread_attach();
-    for (long i = 0; i < ROUNDS; i++) {
-        while (atomic_load(&published) == i)
-            rcgc_safepoint();
-        leaf *p = rcgc_weakref_get(atomic_load(&current));
-        if (p != NULL) {
-            hits++;
-            for (int k = 0; k < 50; k++)
-                /* Relaxed: see destroy. */
-                if (atomic_load_explicit(&p->magic, memory_order_relaxed) != LIVE_MAGIC) {
-                    saw_destroyed++;
-                    break;
-                }
-            rcgc_decref(p);
+    leaf *p = rcgc_weakref_get(wr);
+    if (p == NULL)
+        return;
+    hits++;
+    for (int k = 0; k < 50; k++)
+        /* Relaxed: see destroy. */
+        if (atomic_load_explicit(&p->magic, memory_order_relaxed) != LIVE_MAGIC) {
+            saw_destroyed++;
+            break;
         }
-        atomic_store(&answered, i + 1);
-    }
-    rcgc_thread_detach();
-    return NULL;
+    rcgc_decref(p);
 }
 
 int main(void)
 {
-    rcgc_init(NULL);
-    rcgc_thread_attach();
-    pthread_t t;
-    pthread_create(&t, NULL, getter, NULL);
+    struct getter_args g = {ROUNDS, answer};
+    pthread_t t = start_getter(&g);
     for (long i = 0; i < ROUNDS; i++) {
         leaf *x = rcgc_alloc(&leaf_type, sizeof *x);
-        /* Relaxed: published by the seq_cst store of `published`. */
+        /* Relaxed: published by the hand-shake's seq_cst store. */
         atomic_store_explicit(&x->magic, LIVE_MAGIC, memory_order_relaxed);
         rcgc_weakref *wr = rcgc_weakref_new(x, NULL, NULL);
-        atomic_store(&current, wr);
-        atomic_store(&published, i + 1);
-        for (volatile int k = 0; k < (int)(i % 64); k++)
-            ;   /* vary the moment of the drop against the get */
-        rcgc_decref(x);
-        rcgc_blocking_begin();
-        while (atomic_load(&answered) <= i)
-            ;
-        rcgc_blocking_end();
+        drop_round(i, wr, x);
         rcgc_weakref_free(wr);
     }
-    rcgc_blocking_begin();
-    pthread_join(t, NULL);
-    rcgc_blocking_end();
+    join_getter(t);
     printf("rounds %d, gets that answered %ld, saw a destroyed object %ld\n", ROUNDS, hits,
            saw_destroyed);
-    rcgc_shutdown();
     return saw_destroyed != 0;
 }

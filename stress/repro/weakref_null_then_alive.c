@@ -19,15 +19,13 @@
  * fails when a get answered NULL and, afterwards, the object lives and the
  * weak reference answers it.
  *
- * Use: built by stress/meson.build as stress/repro/weakref_null_then_alive;
+ * Use: built by stress/meson.build as <build>/stress/weakref_null_then_alive;
  * status 0 and "ok" once fixed; while the bug is there it usually stops
  * within a second with status 1 (or, sometimes, in the use after free of
  * stress/repro/weakref_get_race.c, whose window is next to this one).
  */
-#include <rcgc.h>
+#include "pingpong.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 
 enum { ROUNDS = 1000000 };
@@ -36,10 +34,8 @@ typedef struct leaf {
     int unused;
 } leaf;
 
-/* Hand-shake of each round (seq_cst, the default: a simple ping-pong). */
+/* seq_cst (the default): written and read around the hand-shake. */
 static _Atomic(void *) resurrected;
-static _Atomic(rcgc_weakref *) current;
-static _Atomic long published, answered;
 static _Atomic int got_null;
 
 static void finalize(void *o)
@@ -50,65 +46,38 @@ static void finalize(void *o)
 
 static const rcgc_type fleaf_type = {"fleaf", NULL, finalize, NULL};
 
-static void *getter(void *arg)
+static void answer(rcgc_weakref *wr)
 {
-    (void)arg;
-    rcgc_thread_attach();
-    for (long i = 0; i < ROUNDS; i++) {
-        while (atomic_load(&published) == i)
-            rcgc_safepoint();
-        rcgc_weakref *wr = atomic_load(&current);
-        int null = 0;
-        for (int k = 0; k < 8 && !null; k++) {
-            void *p = rcgc_weakref_get(wr);
-            null = p == NULL;
-            rcgc_decref(p);
-        }
-        atomic_store(&got_null, null);
-        atomic_store(&answered, i + 1);
+    int null = 0;
+    for (int k = 0; k < 8 && !null; k++) {
+        void *p = rcgc_weakref_get(wr);
+        null = p == NULL;
+        rcgc_decref(p);
     }
-    rcgc_thread_detach();
-    return NULL;
+    atomic_store(&got_null, null);
 }
 
 int main(void)
 {
-    rcgc_init(NULL);
-    rcgc_thread_attach();
-    pthread_t t;
-    pthread_create(&t, NULL, getter, NULL);
-    int bad = 0;
-    for (long i = 0; i < ROUNDS && !bad; i++) {
+    struct getter_args g = {ROUNDS, answer};
+    pthread_t t = start_getter(&g);
+    for (long i = 0; i < ROUNDS; i++) {
         leaf *x = rcgc_alloc(&fleaf_type, sizeof *x);
         rcgc_weakref *wr = rcgc_weakref_new(x, NULL, NULL);
-        atomic_store(&current, wr);
-        atomic_store(&published, i + 1);
-        for (volatile int k = 0; k < (int)(i % 128); k++)
-            ;   /* vary the moment of the drop against the gets */
-        rcgc_decref(x);   /* finalized here; the finalizer resurrects it */
-        rcgc_blocking_begin();
-        while (atomic_load(&answered) <= i)
-            ;
-        rcgc_blocking_end();
+        drop_round(i, wr, x);   /* finalized there; the finalizer resurrects it */
         void *alive = atomic_exchange(&resurrected, NULL);
         void *again = rcgc_weakref_get(wr);
         if (atomic_load(&got_null) && alive != NULL && again != NULL) {
             printf("round %ld: the weak reference answered NULL, then the object, resurrected "
                    "by its finalizer, and the weak reference answers it again\n", i);
-            bad = 1;
+            fflush(stdout);
+            return 1;   /* the getter is still attached: no shutdown */
         }
         rcgc_decref(again);
         rcgc_decref(alive);   /* dies for good now, without a second finalization */
         rcgc_weakref_free(wr);
     }
-    if (bad) {
-        fflush(stdout);
-        return 1;   /* the getter thread is still attached: no shutdown */
-    }
-    rcgc_blocking_begin();
-    pthread_join(t, NULL);
-    rcgc_blocking_end();
-    rcgc_shutdown();
+    join_getter(t);
     puts("ok");
     return 0;
 }
