@@ -2,12 +2,15 @@
 # expect-finding.sh: checks that rcgc-stress reports a bug injected on purpose.
 #
 # Purpose: proves that the oracle can fail. Runs a short rcgc-stress with
-# --inject-bug KIND and a fixed seed, and passes only if the run ended with
-# status 1 and the line "rcgc-stress: FINDING WANT: ...". In a sanitizer
-# build (SANITIZE other than "none") a bug that is a use after free may be
-# stopped by the sanitizer before the oracle reads the memory: for those
-# kinds (WANT freed-while-reachable or weak-answered-dead) a non-zero status
-# with the sanitizer's heap-use-after-free report passes too.
+# --inject-bug KIND and a fixed seed, and passes only if the run announced
+# the object it injected the bug on ("rcgc-stress: injecting KIND on object
+# ID") and ended with status 1 and a line "rcgc-stress: FINDING WANT: object
+# ID ..." about that very object (so that another finding, from a real bug,
+# does not count). In a sanitizer build (SANITIZE other than "none") a bug
+# that is a use after free may be stopped by the sanitizer before the
+# oracle reads the memory: for those kinds (WANT freed-while-reachable or
+# weak-answered-dead) a non-zero status with the sanitizer's
+# heap-use-after-free report passes too.
 #
 # Use: expect-finding.sh STRESS-BINARY KIND WANT [SANITIZE] (stress/meson.build
 # runs it once per kind).
@@ -21,8 +24,13 @@ out=$("$exe" --threads 2 --seconds 3 --seed 11 --verify 1 --inject-bug "$kind" 2
 rc=$?
 printf '%s\n' "$out" | tail -n 30
 
-if [ "$rc" -eq 1 ] && printf '%s\n' "$out" | grep -q "^rcgc-stress: FINDING $want: "; then
-    echo "ok: --inject-bug $kind: status 1, finding $want"
+id=$(printf '%s\n' "$out" | sed -n "s/^rcgc-stress: injecting $kind on object \([0-9]*\) .*/\1/p")
+if [ -z "$id" ]; then
+    echo "not ok: --inject-bug $kind: the run never announced the injection (status $rc)"
+    exit 1
+fi
+if [ "$rc" -eq 1 ] && printf '%s\n' "$out" | grep -q "^rcgc-stress: FINDING $want: object $id "; then
+    echo "ok: --inject-bug $kind: status 1, finding $want on object $id"
     exit 0
 fi
 case $want in
@@ -34,5 +42,5 @@ freed-while-reachable | weak-answered-dead)
     fi
     ;;
 esac
-echo "not ok: --inject-bug $kind: status $rc, expected status 1 and finding $want"
+echo "not ok: --inject-bug $kind: status $rc, expected status 1 and finding $want on object $id"
 exit 1

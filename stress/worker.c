@@ -504,6 +504,14 @@ static void op_freeze(worker *w)
 /* Injected bugs (--inject-bug): prove that the oracle catches each.     */
 /* ===================================================================== */
 
+/* Names the object the injected bug is about to hit, so that the test can
+ * check that the finding is about that object (stress/expect-finding.sh). */
+static void announce(const obj *x)
+{
+    printf("rcgc-stress: injecting %s on object %llu (%s)\n", inject_names[opt.inject],
+           (unsigned long long)x->id, kind_names[x->kind]);
+}
+
 static obj *must_alloc(unsigned kind, worker *w)
 {
     obj *x = new_obj(kind, 0, w->token);
@@ -530,6 +538,7 @@ static void inject_weak(worker *w, bool dead)
 {
     obj *x = must_alloc(K_LEAF, w);
     uint64_t id = x->id;
+    announce(x);
     rcgc_weakref *wr = rcgc_weakref_new(x, NULL, NULL);
     if (dead)
         rcgc_decref(x);
@@ -555,6 +564,7 @@ static void inject(worker *w)
     switch (opt.inject) {
     case INJ_EXTRA_DECREF:
         x = leaf_in_node(w, &c);
+        announce(x);
         id = x->id;
         rcgc_incref(x);
         keep(w, x);
@@ -565,6 +575,7 @@ static void inject(worker *w)
         break;
     case INJ_MISSING_INCREF:
         x = leaf_in_node(w, &c);
+        announce(x);
         id = x->id;
         keep(w, rcgc_load(&c->slot[0]));   /* the bug: kept without rcgc_incref */
         rcgc_store(c, &c->slot[0], NULL);
@@ -573,12 +584,14 @@ static void inject(worker *w)
         break;
     case INJ_USE_AFTER_DROP:
         x = must_alloc(K_LEAF, w);
+        announce(x);
         id = x->id;
         rcgc_decref(x);
         check_obj(x, id, "freed-while-reachable", "use after the last drop");   /* the bug */
         break;
     case INJ_LEAK:
         x = must_alloc(K_NODE, w);
+        announce(x);
         rcgc_incref(x);   /* the bug: a reference nobody will drop */
         keep(w, x);
         break;
@@ -589,11 +602,13 @@ static void inject(worker *w)
                 break;
             rcgc_decref(x);
         }
+        announce(x);
         stress_types[K_FNODE].finalize(x);   /* the bug: finalized by hand */
         rcgc_decref(x);
         break;
     case INJ_DESTROY_TWICE:
         x = must_alloc(K_LEAF, w);
+        announce(x);
         stress_types[K_LEAF].destroy(x);   /* the bug: destroyed by hand */
         rcgc_decref(x);
         break;
