@@ -63,7 +63,7 @@ typedef struct start {
 static void *spawned_main(void *arg)
 {
     start *st = arg;
-    rcgc_thread_attach();
+    attach_thread();
     set_current_script(st->script);
     void *r = apply(st->thunk, 0, NULL);
     if (r == ERR)
@@ -74,6 +74,7 @@ static void *spawned_main(void *arg)
     rcgc_decref(st->handle);  /* decrement, merged through its queue */
     free(st);
     rcgc_thread_detach();
+    thread_finished();
     return NULL;
 }
 
@@ -101,9 +102,12 @@ static void *p_spawn(int argc, void **argv)
     }
     if (rc == 0) {
         h->entry = reg.n; /* before the handle is published */
+        thread_started();
         rc = start_thread(spawned_main, st, &reg.v[reg.n].tid);
         if (rc == 0)
             reg.v[reg.n++].claimed = 0;
+        else
+            thread_finished();
     }
     pthread_mutex_unlock(&reg.mu);
     if (rc != 0) {

@@ -250,6 +250,13 @@ uint64_t script_weak_cleared_count(struct script *s);
 /* Creates a thread with a stack large enough for deep recursion. 0 or an
  * errno value. */
 int start_thread(void *(*fn)(void *), void *arg, void *thread_out);
+/* Attaches the calling thread to rcgc; exits the process if it cannot. */
+void attach_thread(void);
+/* The main thread keeps serving finalizers while interpreter threads run:
+ * thread_started before creating one (undone by thread_finished if the
+ * creation fails), thread_finished as its last act, after detaching. */
+void thread_started(void);
+void thread_finished(void);
 
 enum { MAX_DEPTH = 20000 };
 

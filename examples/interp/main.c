@@ -195,7 +195,9 @@ static void run_script(struct script *s)
     size_t len;
     char *text = read_file(s->path, &len);
     if (text == NULL) {
-        s->error = strdup(strerror(errno));
+        sbuf b = {NULL, 0, 0};
+        sb_printf(&b, "cannot read %s: %s", s->path, strerror(errno));
+        s->error = b.p;
         return;
     }
     s->expect = find_expect(text);
@@ -252,18 +254,42 @@ static struct {
     pthread_mutex_t print_mu;
 } run;
 
-/* The main thread's wake-up: scripts finishing, rcgc's finalize_notify,
- * and scripts waiting in (collect) for the finalizers. A leaf lock: held
- * only around plain C data, never across an rcgc call, and taken by
- * attached threads inside blocking regions when they wait. */
+/* The main thread's wake-up: interpreter threads finishing, rcgc's
+ * finalize_notify, and scripts waiting in (collect) for the finalizers. A
+ * leaf lock: held only around plain C data, never across an rcgc call, and
+ * taken by attached threads inside blocking regions when they wait on it. */
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t wake, done_cv;
     int notified;
-    int workers_left;
+    int running;              /* script workers and spawned threads */
     uint64_t requested, done;
 } ctl = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
          0, 0, 0, 0};
+
+void thread_started(void)
+{
+    pthread_mutex_lock(&ctl.mu);
+    ctl.running++;
+    pthread_mutex_unlock(&ctl.mu);
+}
+
+void thread_finished(void)
+{
+    pthread_mutex_lock(&ctl.mu);
+    ctl.running--;
+    pthread_cond_signal(&ctl.wake);
+    pthread_mutex_unlock(&ctl.mu);
+}
+
+void attach_thread(void)
+{
+    int rc = rcgc_thread_attach();
+    if (rc != 0) {
+        fprintf(stderr, "rcgc-interp: rcgc_thread_attach: %s\n", strerror(rc));
+        exit(3);
+    }
+}
 
 /* rcgc's finalize_notify: may run on any thread, inside rcgc_decref or
  * rcgc_alloc, or on the collector; it only signals. */
@@ -292,9 +318,12 @@ void wait_for_finalizers(void)
     rcgc_collect(2);
 }
 
-static void print_report(const struct script *s)
+static void print_report(struct script *s)
 {
     pthread_mutex_lock(&run.print_mu);
+    /* Threads the script spawned and did not join may still write its
+     * output and its thread error. */
+    pthread_mutex_lock(&s->mu);
     if (run.opt->repeat > 1)
         printf("--- %s #%d (thread %d, %.2f s)\n", s->path, s->repetition + 1, s->worker,
                s->seconds);
@@ -321,13 +350,14 @@ static void print_report(const struct script *s)
             printf("   FAILED: expected %s\n", s->expect);
     }
     fflush(stdout);
+    pthread_mutex_unlock(&s->mu);
     pthread_mutex_unlock(&run.print_mu);
 }
 
 static void *worker_main(void *arg)
 {
     int id = (int)(uintptr_t)arg;
-    rcgc_thread_attach();
+    attach_thread();
     for (;;) {
         /* Relaxed: only the uniqueness of each ticket matters; the jobs
          * array was written before the workers were created. */
@@ -340,26 +370,24 @@ static void *worker_main(void *arg)
         print_report(s);
     }
     rcgc_thread_detach();
-    pthread_mutex_lock(&ctl.mu);
-    ctl.workers_left--;
-    pthread_cond_signal(&ctl.wake);
-    pthread_mutex_unlock(&ctl.mu);
+    thread_finished();
     return NULL;
 }
 
-/* The main thread while scripts run: waits (in a blocking region), runs
- * the queued finalizers when rcgc says there are some, and answers the
- * scripts waiting for them. */
+/* The main thread while interpreter threads run: waits (in a blocking
+ * region), runs the queued finalizers when rcgc says there are some, and
+ * answers the scripts waiting for them. Returns when no interpreter thread
+ * is left (a spawned thread that outlives its script may still collect). */
 static void main_loop(void)
 {
     for (;;) {
         rcgc_blocking_begin();
         pthread_mutex_lock(&ctl.mu);
-        while (!ctl.notified && ctl.workers_left > 0 && ctl.requested == ctl.done)
+        while (!ctl.notified && ctl.running > 0 && ctl.requested == ctl.done)
             pthread_cond_wait(&ctl.wake, &ctl.mu);
         ctl.notified = 0;
         uint64_t requested = ctl.requested;
-        int left = ctl.workers_left;
+        int left = ctl.running;
         pthread_mutex_unlock(&ctl.mu);
         rcgc_blocking_end();
         if (run.opt->finalize_mode == RCGC_FINALIZE_ON_DEMAND)
@@ -620,10 +648,11 @@ int main(int argc, char **argv)
     config.finalize_mode = opt.finalize_mode;
     config.finalize_notify = finalize_notify;
     rc = rcgc_init(&config);
-    if (rc != 0 || rcgc_thread_attach() != 0) {
+    if (rc != 0) {
         fprintf(stderr, "rcgc-interp: rcgc_init: %s\n", strerror(rc));
         return 1;
     }
+    attach_thread();
     values_init();
     eval_init();
     builtins_init();
@@ -648,9 +677,9 @@ int main(int argc, char **argv)
     }
     size_t n_workers = (size_t)opt.threads < run.n_jobs ? (size_t)opt.threads : run.n_jobs;
     pthread_t *workers = calloc(n_workers, sizeof *workers);
-    ctl.workers_left = (int)n_workers;
     double t0 = now_s();
     for (size_t i = 0; i < n_workers; i++) {
+        thread_started();
         if (workers == NULL || start_thread(worker_main, (void *)(i + 1), &workers[i]) != 0) {
             fprintf(stderr, "rcgc-interp: cannot start interpreter threads\n");
             return 1;
