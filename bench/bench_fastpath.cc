@@ -3,12 +3,14 @@
 // Purpose: the per-operation cost of what a language runtime calls millions
 // of times a second (the inline paths of <rcgc/inline.h>: the owner's
 // incref/decref, rcgc_store, rcgc_load, rcgc_safepoint), of the non-owner
-// slow path, and of allocation plus death by count, next to reference
-// points measured the same way: a plain and an atomic increment/decrement
-// pair, and malloc/free, calloc/free, malloc+memset/free (glibc) and
-// mi_malloc/mi_free of 48 bytes (an rcgc object with a 16-byte payload is a
-// 48-byte block: the 32-byte header plus the payload; rcgc_alloc uses
-// glibc's calloc).
+// slow path, of rcgc_weakref_get (plus the decref of what it returns), and
+// of allocation plus death by count (an untracked leaf, and a node whose
+// type has a traverse, which also enters and leaves the young table), next
+// to reference points measured the same way: a plain and an atomic
+// increment/decrement pair, and malloc/free, calloc/free,
+// malloc+memset/free (glibc) and mi_malloc/mi_free of 48 bytes (an rcgc
+// object with a 16-byte payload is a 48-byte block: the 32-byte header plus
+// the payload; rcgc_alloc uses glibc's malloc and memset).
 //
 // Run: build/bench/bench_fastpath [google benchmark flags], e.g.
 //   build/bench/bench_fastpath --benchmark_repetitions=5
@@ -267,6 +269,30 @@ void BM_SafepointIdle(benchmark::State &state)
 }
 BENCHMARK(BM_SafepointIdle);
 
+// rcgc_weakref_get on a live referent owned by this thread: the strong
+// reference it returns is dropped again, so one iteration is a get and the
+// owner's decref.
+void BM_WeakrefGet(benchmark::State &state)
+{
+    if (!require_attached(state))
+        return;
+    void *obj = rcgc_alloc(&leaf_type, 16);
+    rcgc_weakref *wr = obj != nullptr ? rcgc_weakref_new(obj, nullptr, nullptr) : nullptr;
+    if (wr == nullptr) {
+        state.SkipWithError("rcgc_alloc or rcgc_weakref_new failed");
+        rcgc_decref(obj);
+        return;
+    }
+    for (auto _ : state) {
+        void *p = rcgc_weakref_get(wr);
+        benchmark::DoNotOptimize(p);
+        rcgc_decref(p);
+    }
+    rcgc_weakref_free(wr);
+    rcgc_decref(obj);
+}
+BENCHMARK(BM_WeakrefGet);
+
 // ---------------------------------------------------------------------
 // Allocation and death by count, against the allocators
 // ---------------------------------------------------------------------
@@ -282,6 +308,22 @@ void BM_AllocDeath(benchmark::State &state)
     }
 }
 BENCHMARK(BM_AllocDeath);
+
+// The same with a type that has a traverse: the object also enters its
+// thread's young table at allocation and leaves it at death, and counts
+// towards the young collection threshold (which never finds work here: the
+// table is empty whenever it runs).
+void BM_AllocDeathTracked(benchmark::State &state)
+{
+    if (!require_attached(state))
+        return;
+    for (auto _ : state) {
+        void *p = rcgc_alloc(&node_type, sizeof(node)); // 32 + 16 = 48
+        benchmark::DoNotOptimize(p);
+        rcgc_decref(p);
+    }
+}
+BENCHMARK(BM_AllocDeathTracked);
 
 void BM_MallocFree48(benchmark::State &state)
 {
