@@ -18,7 +18,8 @@
  *      asks for full collections back to back, so the background
  *      collector examines the whole live heap again and again and every
  *      confirming pause falls inside the mutator's run;
- *   3. the same mutator loop with malloc and free and no rcgc, for as long:
+ *   3. the same mutator loop with malloc and free and no rcgc, for as long
+ *      (at most 2 s):
  *      the machine's own jitter (a busy 2-vCPU machine stalls on its own).
  *
  * Results (bench_util.h): `@ pause_max_ms` (rcgc_get_stats: the longest
@@ -201,7 +202,7 @@ int main(int argc, char **argv)
 
     gaps base = {0};
     rcgc_blocking_begin();
-    jitter(seconds, &base);
+    jitter(seconds < 2 ? seconds : 2, &base);
     rcgc_blocking_end();
 
     uint64_t npauses = after.pauses - before.pauses;
