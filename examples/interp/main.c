@@ -531,9 +531,9 @@ static void usage(FILE *f)
         "value, as (write) prints it, is TEXT.\n"
         "\n"
         "environment: RCGC_TRACE=1 prints a line per collection on stderr,\n"
-        "RCGC_TRACE_FILE=path writes a Chrome trace (docs/configuration.md). The\n"
-        "interpreter passes its own rcgc_config (for the finalization mode), so\n"
-        "the other RCGC_* variables do not apply.\n"
+        "RCGC_TRACE_FILE=path writes a Chrome trace, and every other RCGC_*\n"
+        "variable applies too (docs/configuration.md); --finalize wins over\n"
+        "RCGC_FINALIZE.\n"
         "\n"
         "exit status: 0 when every script passed and every object is accounted\n"
         "for; 1 otherwise; 2 for a usage error.\n");
@@ -645,6 +645,10 @@ int main(int argc, char **argv)
 
     rcgc_config config;
     rcgc_config_init(&config);
+    if (rcgc_config_from_env(&config) != 0) {
+        fprintf(stderr, "rcgc-interp: an RCGC_* variable has an invalid value\n");
+        return 2;
+    }
     config.finalize_mode = opt.finalize_mode;
     config.finalize_notify = finalize_notify;
     rc = rcgc_init(&config);
