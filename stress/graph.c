@@ -346,10 +346,22 @@ uint64_t verify_graph(const ref *extra, size_t nextra, const char *when)
     if (reached != live) {
         unreached u = {&w.seen, 0};
         uint64_t n = table_scan(&objects_table, ST_ALLOCATED, ST_DESTROYED, report_unreached, &u);
+        /* Whether more full collections free them tells a late free (the
+         * garbage of a collect(2) survived it) from a lost reference. */
+        unsigned extra = 0;
+        while (extra < 3 && count_live() > reached) {
+            extra++;
+            do
+                rcgc_collect(2);
+            while (rcgc_run_finalizers() != 0);
+        }
+        uint64_t after = count_live();
         finding("not-freed", 0, -1,
                 "%s: %llu objects reachable, but the oracle counts %llu alive (%llu alive and "
-                "unreachable in its table)", when, (unsigned long long)reached,
-                (unsigned long long)live, (unsigned long long)n);
+                "unreachable in its table); after %u more full collections %llu alive%s", when,
+                (unsigned long long)reached, (unsigned long long)live, (unsigned long long)n,
+                extra, (unsigned long long)after,
+                after > reached ? "" : ": they were garbage that rcgc_collect(2) left behind");
     }
     free(w.seen.slots);
     free(w.stack);

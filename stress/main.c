@@ -302,6 +302,7 @@ static void spawn(worker *w, unsigned index)
     w->rng = mix64(opt.seed ^ mix64(((uint64_t)index << 32) | w->incarnation));
     w->nops = 0;
     w->disabled_left = w->frozen_left = 0;
+    w->joined = false;
     /* Relaxed: the thread does not exist yet; pthread_create orders it. */
     atomic_store_explicit(&w->done, false, memory_order_relaxed);
     worker_started();
@@ -344,12 +345,28 @@ static void progress(double t, double dt, uint64_t *last_ops)
     *last_ops = ops;
 }
 
+/* Joins a worker whose work is done: its thread may still be detaching
+ * (at thread exit), which can drop references. */
+static void join_done(worker *w)
+{
+    if (!w->joined) {
+        pthread_join(w->thread, NULL);
+        w->joined = true;
+    }
+}
+
 /* Parks every worker, verifies the graph (its roots include the workers'
- * locals), and lets them go on. Called in a blocking region. */
+ * locals), and lets them go on. Called in a blocking region. Workers that
+ * exited are joined first, so that nothing of theirs runs meanwhile; the
+ * driver's loop starts their successors afterwards. */
 static void verify_parked(double t)
 {
     static ref locals[MAX_WORKERS * NLOCAL];
     park_request();
+    for (unsigned i = 0; i < opt.threads; i++)
+        /* Relaxed: see worker_finished. */
+        if (atomic_load_explicit(&workers[i].done, memory_order_relaxed))
+            join_done(&workers[i]);
     rcgc_blocking_end();
     size_t n = 0;
     for (unsigned i = 0; i < opt.threads; i++)
@@ -382,7 +399,7 @@ static void run_workers(void)
         for (unsigned i = 0; i < opt.threads; i++)
             /* Relaxed: see worker_finished. */
             if (atomic_load_explicit(&workers[i].done, memory_order_relaxed)) {
-                pthread_join(workers[i].thread, NULL);
+                join_done(&workers[i]);
                 spawn(&workers[i], i);
             }
         /* Relaxed: a hint for op_alloc. */
@@ -400,7 +417,7 @@ static void run_workers(void)
     /* Relaxed: see worker_main. */
     atomic_store_explicit(&stop_flag, true, memory_order_relaxed);
     for (unsigned i = 0; i < opt.threads; i++)
-        pthread_join(workers[i].thread, NULL);
+        join_done(&workers[i]);
     progress(now_s() - t0, now_s() - last, &last_ops);
 }
 

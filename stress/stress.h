@@ -327,7 +327,8 @@ typedef struct worker {
     ref locals[NLOCAL];
     pthread_t thread;
     bool started;
-    _Atomic bool done;          /* its thread has finished */
+    bool joined;                /* the driver joined its thread (main.c only) */
+    _Atomic bool done;          /* its thread has finished its work */
     _Atomic uint64_t ops[OP_COUNT];  /* all incarnations */
     unsigned disabled_left;     /* operations until it re-enables */
     unsigned frozen_left;       /* operations until it unfreezes */
