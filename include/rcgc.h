@@ -150,9 +150,11 @@ void rcgc_blocking_end(void);
  * (docs/configuration.md). */
 typedef struct rcgc_config {
     size_t size;   /* sizeof(rcgc_config), set by rcgc_config_init */
-    /* API checks (misuse aborts naming the call and the object's type):
-     * 0 off, 1 on (default; cheap, slow paths only), 2 also internal
-     * consistency checks. RCGC_CHECKS. */
+    /* Checks, within those the build compiled in (meson option checks):
+     * 0 off, 1 API checks (default; misuse aborts naming the call and the
+     * object's type; cheap, slow paths only), 2 every level compiled in
+     * (internal consistency checks; heap verification in every pause).
+     * RCGC_CHECKS. */
     int checks;
     /* Young collection: a thread collects its young generation at its
      * next allocation of an object with a traverse once this many such
@@ -211,10 +213,21 @@ enum { RCGC_FINALIZE_BACKGROUND = 0, RCGC_FINALIZE_ON_DEMAND = 1 };
 /* Fills *config with the defaults (no environment applied). */
 void rcgc_config_init(rcgc_config *config);
 
+/* Applies the RCGC_* environment variables to *config, as rcgc_init(NULL)
+ * does to the defaults, for a program that passes a config of its own
+ * (e.g. to set finalize_notify) and still wants the variables honoured:
+ * rcgc_config_init, then this, then the program's own fields. Returns 0,
+ * or EINVAL for NULL or a variable with an invalid value (*config may then
+ * be partly updated). */
+int rcgc_config_from_env(rcgc_config *config);
+
 /* Initialises the library. config NULL: defaults, adjusted by RCGC_*
  * environment variables. Returns 0, EALREADY when already initialised,
- * EINVAL for a bad config (size too small, a value out of range). Does not
- * attach the calling thread. */
+ * EINVAL for a bad config (size too small, a value out of range), ENOMEM
+ * or EAGAIN when the background collector thread cannot be made (nothing
+ * stays initialised; a later call may succeed). Does not attach the
+ * calling thread. Registers fork handlers (once per process): a program
+ * may fork and keep using rcgc in the child (docs/api.md, "fork()"). */
 int rcgc_init(const rcgc_config *config);
 
 /* Shuts the library down: runs the finalizers and weak-reference callbacks

@@ -196,14 +196,7 @@ void rcgc_old_dead(rcgc__header *h)
 
 static void free_memory(rcgc__heap *self, rcgc__header *h)
 {
-    if (self != NULL) {
-        rcgc_stat_add(&self->stats.freed, 1);
-        rcgc_stat_add(&self->stats.freed_bytes, malloc_usable_size(h));
-    }
-    /* Relaxed: nobody else can reach a freed object; the poison only helps
-     * the api checks catch a use after death. */
-    __atomic_store_n(&h->gc_bits, RCGC_MAGIC_DEAD << RCGC_MAGIC_SHIFT, __ATOMIC_RELAXED);
-    free(h);
+    rcgc_object_free(self, h);
 }
 
 /* Long loops of the collector thread reach a safepoint every 1024 steps,
@@ -664,9 +657,14 @@ static size_t run_owed(void)
     return objects;
 }
 
+/* Set once by the collector thread for itself: other threads may ask
+ * while the collector is stopped and restarted around a fork (S9), when
+ * col.heap and col.thread change under them. */
+static __thread bool on_collector_thread;
+
 bool rcgc_is_collector_thread(void)
 {
-    return col.heap != NULL && rcgc__tls_self.heap == col.heap;
+    return on_collector_thread;
 }
 
 /* Something was queued for the collector thread to run (finalize.c). */
@@ -679,8 +677,9 @@ void rcgc_collector_wake(void)
 
 static void *collector_main(void *arg)
 {
-    (void)arg;
-    rcgc_thread_attach();
+    on_collector_thread = true;
+    /* The heap rcgc_collector_start set aside: this attach cannot fail. */
+    rcgc_thread_attach_heap(arg);
     col.heap = rcgc__tls_self.heap;
     /* The collector does not count as an attached mutator. */
     atomic_fetch_sub_explicit(&rcgc_world.attached, 1, memory_order_relaxed);
@@ -754,7 +753,7 @@ static size_t request(int kind, bool *finalized)
 {
     if (finalized)
         *finalized = false;
-    if (col.started && pthread_equal(pthread_self(), col.thread))
+    if (rcgc_is_collector_thread())
         return 0;
     rcgc_blocking_begin();
     pthread_mutex_lock(&req_serial);
@@ -773,16 +772,37 @@ static size_t request(int kind, bool *finalized)
     return freed;
 }
 
-int rcgc_collector_start(void)
+int rcgc_collector_start(bool in_child)
 {
+    if (in_child) {
+        /* After fork() the threads that held these are gone
+         * (safepoints.md, S9). */
+        pthread_mutex_init(&col.mu, NULL);
+        pthread_cond_init(&col.wake, NULL);
+        pthread_cond_init(&col.done, NULL);
+        pthread_mutex_init(&req_serial, NULL);
+        pthread_mutex_init(&cb_mu, NULL);
+    }
+    /* Under col.mu: after a fork's restart in the parent, threads waiting
+     * in request() read these. req_seq and done_seq are kept: a request
+     * made before the fork stopped the collector is answered by the new
+     * thread (S9). */
+    pthread_mutex_lock(&col.mu);
     col.stop = false;
-    col.req_seq = col.done_seq = 0;
-    col.req_kind = 0;
     col.last_freed = 0;
     col.last_finalized = false;
     col.last_pause_ns = 0;
-    col.gen2_at_last_full = 0;
-    int rc = pthread_create(&col.thread, NULL, collector_main, NULL);
+    pthread_mutex_unlock(&col.mu);
+    if (col.gen[2].n == 0)
+        col.gen2_at_last_full = 0;
+    /* Its heap first, so that the thread's attach cannot fail (objects.md,
+     * O9): out of memory is reported here, to rcgc_init. */
+    rcgc__heap *heap = rcgc_heap_reserve();
+    if (heap == NULL)
+        return ENOMEM;
+    int rc = pthread_create(&col.thread, NULL, collector_main, heap);
+    if (rc != 0)
+        rcgc_heap_unreserve(heap);
     col.started = rc == 0;
     return rc == 0 ? 0 : EAGAIN;
 }

@@ -10,6 +10,9 @@
  * it takes world.lock or qlock, which is safe because nobody blocks on the
  * own_lock of a running heap while holding an outer lock (safepoints.md,
  * S7).
+ *   fork_lock          one fork at a time (threads.c; safepoints.md, S9)
+ *   gp_lock            one grace period at a time, none across a fork
+ *                      (safepoint.c; S8, S9); taken only while stopped
  *   world.pause_lock   one stop-the-world pause at a time
  *   world.lock         the heap list, statuses, the handshake counters
  *   heap->own_lock     a heap's private state (local counts, merge queue
@@ -27,6 +30,43 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/* Fault injection builds (meson option fault_injection, objects.md O9):
+ * every allocation and thread creation the library makes goes through
+ * src/fault.c, which fails the n-th when a test asks. The system headers
+ * that declare the functions come first; object-like macros then rename
+ * the calls in every library source, present and future. Normal builds
+ * see none of this: the calls are the plain ones, at no cost. */
+#if defined(RCGC_FAULT_INJECTION) && !defined(__cplusplus)
+#include <malloc.h>
+#include <stdlib.h>
+bool rcgc_fault_fail(void);
+void *rcgc_fault_malloc(size_t n);
+void *rcgc_fault_calloc(size_t n, size_t size);
+void *rcgc_fault_realloc(void *p, size_t n);
+void *rcgc_fault_aligned_alloc(size_t align, size_t n);
+int rcgc_fault_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                             void *arg);
+/* Tests (src/fault.c): fail the n-th allocation point counted from now
+ * (1-based; 0: none), or the n-th thread creation; how many points were
+ * passed and how many failures injected since. */
+void rcgc_fault_set(uint64_t nth_alloc, uint64_t nth_thread);
+uint64_t rcgc_fault_points(void);
+uint64_t rcgc_fault_injected(void);
+#ifndef RCGC_FAULT_SOURCE
+#define malloc rcgc_fault_malloc
+#define calloc rcgc_fault_calloc
+#define realloc rcgc_fault_realloc
+#define aligned_alloc rcgc_fault_aligned_alloc
+#define pthread_create rcgc_fault_thread_create
+#endif
+#else
+/* An allocation point that is not a malloc call (rcgc_alloc's object). */
+static inline bool rcgc_fault_fail(void)
+{
+    return false;
+}
+#endif
 
 #if defined(__SANITIZE_THREAD__)
 #define RCGC_TSAN 1
@@ -50,6 +90,7 @@
 #define RCGC_BIT_COLLECTING 0x80u /* member of a garbage set being reclaimed */
 #define RCGC_BIT_DEAD_EARLY 0x100u /* died before its promotion arrived (C1) */
 #define RCGC_BIT_HAS_WEAKREFS 0x200u /* weak references were made to it (W1) */
+#define RCGC_BIT_MALLOCED 0x800000u  /* memory from malloc, not a page (O10) */
 #define RCGC_NO_INDEX UINT32_MAX  /* gc_index of an object in no table */
 #define RCGC_MAGIC_SHIFT 24
 #define RCGC_MAGIC_LIVE 0xA7u
@@ -123,6 +164,17 @@ typedef struct rcgc_heap_stats {
     _Atomic uint64_t queued;
 } rcgc_heap_stats;
 
+/* The small-object allocator's state of one heap, per size class
+ * (alloc.c, objects.md O10). Token holder only. */
+#define RCGC_NCLASSES 14
+struct rcgc_page;
+typedef struct rcgc_pages {
+    struct rcgc_page *cur;       /* allocating from it */
+    struct rcgc_page *avail;     /* pages with local frees */
+    struct rcgc_page *all;       /* every page of the class */
+    struct rcgc_page *scan;      /* round-robin cursor over `all` */
+} rcgc_pages;
+
 typedef struct rcgc__heap {
     uint32_t id;                  /* never changes; index in the heap table */
     _Atomic int status;           /* RCGC_DETACHED .. RCGC_PARKED */
@@ -138,6 +190,10 @@ typedef struct rcgc__heap {
     /* The owner thread's pending word, NULL while detached. Set at attach
      * and cleared at detach under world.lock. */
     uint32_t *_Atomic pending;
+    /* The owner thread's QSBR registry entry, NULL while detached; set and
+     * cleared under world.lock. A forked child unregisters the entries of
+     * the threads it lost (safepoints.md, S9). */
+    void *qs_reader;
 
     /* Handshake (under world.lock). */
     bool needs_ack;               /* a pause waits for this heap's ack */
@@ -146,6 +202,11 @@ typedef struct rcgc__heap {
     /* Owner-thread-only state. */
     bool in_blocking;             /* between blocking_begin and _end */
     bool in_dealloc;              /* the dealloc loop is running */
+    /* Objects a weak-reference get or a pending finalizer brought back at
+     * their death (weakref-finalize.md, W3): tagged pointers, bit 0 run
+     * the finalizer, bit 1 move into generation 1. Token holder only. */
+    uintptr_t *revived;
+    uint32_t revived_n, revived_cap;
     rcgc__header *dead;           /* objects to deallocate (linked through
                                      their `shared` word, objects.md O6) */
 
@@ -156,6 +217,10 @@ typedef struct rcgc__heap {
     rcgc__header **young;
     uint32_t young_n, young_cap;
     bool in_young;                /* a young collection is running */
+    /* Young collections trigger at threshold0 << young_shift: the shift
+     * grows while they find almost nothing and falls back to 0 when they
+     * find garbage (cycles.md, C11). */
+    uint32_t young_shift;
 
     /* Promotions and deaths of old objects reported by this thread, sent
      * to the collector's inbox in batches (cycles.md, C1). Token holder
@@ -163,6 +228,8 @@ typedef struct rcgc__heap {
     uintptr_t old_buf[RCGC_OLD_BUF];
     uint32_t old_n;
     _Atomic uint32_t young_gauge;
+
+    rcgc_pages pages[RCGC_NCLASSES]; /* alloc.c: token holder only */
 
     struct rcgc__heap *next_all;  /* every heap (world.lock) */
     struct rcgc__heap *next_free; /* abandoned heaps to adopt (world.lock) */
@@ -255,14 +322,47 @@ static inline rcgc__heap *rcgc_require_attached(const char *call, const void *ob
 {
     return rcgc_require_running(call, obj, NULL);
 }
+/* rcgc_alloc's variant: names the type the caller asked for. */
+rcgc__heap *rcgc_require_attached_type(const char *call, const rcgc_type *type);
+
+/* Check levels (objects.md, O8). The meson option `checks` compiles in a
+ * maximum (none 0, api 1, internal 2, expensive 3); rcgc_config.checks
+ * selects within it at run time: 0 none, 1 api, 2 every level compiled in.
+ * A level that is not compiled in costs nothing: the test folds to false. */
+#ifndef RCGC_CHECKS_MAX
+#define RCGC_CHECKS_MAX 1
+#endif
 static inline bool rcgc_api_checks(void)
 {
-    return rcgc_world.config.checks >= 1;
+    return RCGC_CHECKS_MAX >= 1 && rcgc_world.config.checks >= 1;
 }
+static inline bool rcgc_internal_checks(void)
+{
+    return RCGC_CHECKS_MAX >= 2 && rcgc_world.config.checks >= 2;
+}
+static inline bool rcgc_expensive_checks(void)
+{
+    return RCGC_CHECKS_MAX >= 3 && rcgc_world.config.checks >= 2;
+}
+/* Consistency checks of one data structure, in the style of the Memory
+ * Pool System's Check functions: cheap (no walk), called on slow paths at
+ * the internal level; each aborts naming `call` on a violation. */
+void rcgc_heap_check(const char *call, const rcgc__heap *heap);
+void rcgc_queue_check(const char *call, const rcgc__heap *heap); /* qlock held */
+void rcgc_young_check(const char *call, const rcgc__heap *heap, const rcgc__header *h);
+void rcgc_dying_check(const char *call, const rcgc__header *h);
+/* Verifies every heap (young tables, merge queues, headers, counts, the
+ * heap table and pool) in a stop-the-world pause; aborts on the first
+ * inconsistency. Returns the number of objects checked. The caller must be
+ * attached and running. rcgc_verify_paused: the same, by a pauser inside
+ * its pause (rcgc_pause_end calls it at the expensive level). */
+size_t rcgc_verify_heap(void);
+size_t rcgc_verify_paused(void);
 
 /* objects.c */
 void rcgc_object_died(rcgc__heap *heap, rcgc__header *h);
 void rcgc_dead_link(rcgc__header *h, rcgc__header **list);
+void rcgc_dead_push(rcgc__header *h, rcgc__header **list);
 size_t rcgc_dealloc_list(rcgc__heap *heap, rcgc__header *list);
 uint64_t rcgc_now_ns(void);
 
@@ -272,6 +372,12 @@ size_t rcgc_drain_self(void);
 
 /* threads.c */
 rcgc__heap *rcgc_heap_by_id(uint32_t id);
+/* A heap set aside for the collector thread, so that its attach cannot
+ * fail (objects.md, O9); NULL when none can be made. unreserve gives it
+ * back to the pool when the thread could not be created. */
+rcgc__heap *rcgc_heap_reserve(void);
+void rcgc_heap_unreserve(rcgc__heap *heap);
+void rcgc_thread_attach_heap(rcgc__heap *heap);
 void rcgc_heap_set_pending(rcgc__heap *heap, uint32_t bits);
 void rcgc_threads_shutdown(void);
 
@@ -283,8 +389,14 @@ void rcgc_enter_running(rcgc__heap *heap);
 void rcgc_grace_period(void);
 void rcgc_qs_online(void);
 void rcgc_qs_offline(void);
-void rcgc_qs_register(void);
-void rcgc_qs_unregister(void);
+void rcgc_qs_register(rcgc__heap *heap);
+void rcgc_qs_unregister(rcgc__heap *heap);
+/* fork() (safepoints.md, S9): no grace period across the fork; the child
+ * unregisters the QSBR entry of a thread it lost. */
+void rcgc_qs_fork_prepare(rcgc__heap *self);
+void rcgc_qs_fork_parent(void);
+void rcgc_qs_fork_child(void);
+void rcgc_qs_forget(rcgc__heap *heap);
 
 /* young.c */
 int rcgc_young_add(rcgc__heap *heap, rcgc__header *h);
@@ -303,7 +415,9 @@ void rcgc_gc_notify(int phase, int generation, uint64_t examined, uint64_t freed
                     uint64_t pause_ns);
 void rcgc_gc_record(int generation, uint64_t examined, uint64_t freed);
 size_t rcgc_collect_old(rcgc__heap *self, int generation);
-int rcgc_collector_start(void);
+/* in_child: in a forked child, whose copies of the collector's locks may
+ * be held by threads that are gone (safepoints.md, S9). */
+int rcgc_collector_start(bool in_child);
 void rcgc_collector_stop(void);
 void rcgc_collector_release(void);
 size_t rcgc_collector_ingest(rcgc__heap *self);
@@ -314,6 +428,7 @@ void rcgc_collector_wake(void);
 #define RCGC_DEFAULT_THRESHOLD0 2000u
 #define RCGC_DEFAULT_THRESHOLD1 20000u
 #define RCGC_DEFAULT_THRESHOLD2 100000u
+#define RCGC_YOUNG_MAX_SHIFT 4u /* young collections back off to threshold0 << 4 */
 
 /* Test-only hooks at phase boundaries of the collectors (cycles.md, C10).
  * A test installs a function with rcgc_set_test_hook; unset, a hook costs
@@ -338,9 +453,19 @@ static inline void rcgc_test_hook(int phase, void *arg)
 }
 
 /* weakref.c */
-bool rcgc_weakref_death(rcgc__header *h, bool final);
+enum { RCGC_DEATH_DIES, RCGC_DEATH_CANCELLED, RCGC_DEATH_REVIVED };
+int rcgc_weakref_dying(rcgc__header *h);
+void rcgc_weakref_death(rcgc__header *h);
 void rcgc_weakref_clear_set(rcgc__header **g, uint32_t m, rcgc_weakref **pending);
 void rcgc_weakref_run_callbacks(rcgc_weakref *pending);
+
+/* alloc.c (objects.md, O10) */
+bool rcgc_use_pages(void);
+void *rcgc_block_alloc(rcgc__heap *heap, size_t bytes, size_t *got, bool *mallocd);
+void rcgc_block_free(rcgc__heap *self, void *p);
+size_t rcgc_block_size(const rcgc__header *h, bool mallocd);
+void rcgc_pages_release(rcgc__heap *heap);
+void rcgc_object_free(rcgc__heap *self, rcgc__header *h);
 
 /* trace.c */
 int rcgc_trace_init(const rcgc_config *c);

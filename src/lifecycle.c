@@ -86,8 +86,10 @@ static int env_finalize(int *out)
     return 1;
 }
 
-static int config_from_env(rcgc_config *c)
+int rcgc_config_from_env(rcgc_config *c)
 {
+    if (c == NULL)
+        return EINVAL;
     if (env_finalize(&c->finalize_mode) < 0 ||
         env_int("RCGC_CHECKS", 0, 2, &c->checks) < 0 ||
         env_u32("RCGC_THRESHOLD0", 1, &c->threshold0) < 0 ||
@@ -120,7 +122,7 @@ int rcgc_init(const rcgc_config *config)
             return EINVAL;
         memcpy(&c, config, config->size < sizeof c ? config->size : sizeof c);
         c.size = sizeof c;
-    } else if (config_from_env(&c) != 0) {
+    } else if (rcgc_config_from_env(&c) != 0) {
         return EINVAL;
     }
     if (!config_valid(&c))
@@ -156,7 +158,7 @@ int rcgc_init(const rcgc_config *config)
     pthread_mutex_unlock(&rcgc_world.lock);
     /* The background collector (cycles.c). If it cannot start, nothing
      * else has started either: undo and report. */
-    rc = rcgc_collector_start();
+    rc = rcgc_collector_start(false);
     if (rc != 0) {
         pthread_mutex_lock(&rcgc_world.lock);
         atomic_store_explicit(&rcgc_world.initialized, 0, memory_order_relaxed);

@@ -29,7 +29,7 @@ uint64_t rcgc_now_ns(void)
 
 void *rcgc_alloc(const rcgc_type *type, size_t size)
 {
-    rcgc__heap *heap = rcgc_require_attached("rcgc_alloc", NULL);
+    rcgc__heap *heap = rcgc_require_attached_type("rcgc_alloc", type);
     if (heap == NULL) {
         errno = EPERM;
         return NULL;
@@ -42,32 +42,41 @@ void *rcgc_alloc(const rcgc_type *type, size_t size)
     /* Young collection, at this safepoint, before the new object exists
      * (cycles.md, C1). Not from inside a collection's own reclaim. */
     if (type->traverse != NULL &&
-        heap->young_n >= atomic_load_explicit(&rcgc_world.threshold[0], memory_order_relaxed) &&
+        heap->young_n >= (atomic_load_explicit(&rcgc_world.threshold[0], memory_order_relaxed)
+                          << heap->young_shift) &&
         atomic_load_explicit(&rcgc_world.gc_enabled, memory_order_relaxed) && !heap->in_young)
         rcgc_collect_young(heap);
-    if (size > SIZE_MAX - sizeof(rcgc__header) - 64) {
+    /* O9: the object is an allocation point of its own (a fault injection
+     * build can fail it even when no malloc call is made for it). */
+    if (size > SIZE_MAX - sizeof(rcgc__header) - 64 || rcgc_fault_fail()) {
         errno = ENOMEM;
         return NULL;
     }
-    /* O1: header and payload in one block. malloc + memset rather than
-     * calloc: glibc serves small malloc requests from a per-thread cache
-     * (tcache, no lock) but its calloc bypasses that cache (measured: 15.6
-     * against 8.4 ns per calloc/free pair, bench/bench_fastpath). */
-    rcgc__header *h = malloc(sizeof(rcgc__header) + size);
+    /* O1: header and payload in one block, from the heap's pages (O10) or,
+     * for large objects and in sanitizer builds, from malloc; zeroed here
+     * (glibc's calloc would bypass its per-thread cache: 15.6 against 8.4
+     * ns per pair, bench/bench_fastpath). */
+    size_t got;
+    bool from_malloc;
+    rcgc__header *h = rcgc_block_alloc(heap, sizeof(rcgc__header) + size, &got, &from_malloc);
     if (h == NULL) {
         errno = ENOMEM;
         return NULL;
     }
+    uint32_t mallocd = from_malloc ? RCGC_BIT_MALLOCED : 0u;
     memset(rcgc_payload(h), 0, size);
     h->owner = heap->id;
     h->local = 1;
     h->shared = 0;
     h->type = type;
-    h->gc_bits = (RCGC_MAGIC_LIVE << RCGC_MAGIC_SHIFT) |
+    h->gc_bits = (RCGC_MAGIC_LIVE << RCGC_MAGIC_SHIFT) | mallocd |
                  (type->traverse != NULL ? RCGC_BIT_TRACKED : 0u);
     h->gc_index = RCGC_NO_INDEX;
     if (type->traverse != NULL && rcgc_young_add(heap, h) != 0) {
-        free(h);
+        if (mallocd)
+            free(h);
+        else
+            rcgc_block_free(heap, h);
         errno = ENOMEM;
         return NULL;
     }
@@ -75,7 +84,7 @@ void *rcgc_alloc(const rcgc_type *type, size_t size)
      * another thread through a release (rcgc_store, a queue, a lock) that
      * the receiver pairs with an acquire (O4). */
     rcgc_stat_add(&heap->stats.allocated, 1);
-    rcgc_stat_add(&heap->stats.alloc_bytes, malloc_usable_size(h));
+    rcgc_stat_add(&heap->stats.alloc_bytes, got);
     return rcgc_payload(h);
 }
 
@@ -124,11 +133,52 @@ int rcgc_is_immortal(const void *obj)
  * may still read an old object's counts, leaves it alone from the moment it
  * died (cycles.md, C4); the link is written with relaxed atomics for the
  * same reader. Release on the bit: pairs with the collector's acquire. */
-void rcgc_dead_link(rcgc__header *h, rcgc__header **list)
+/* Keeps an object its death brought back (W3) for the calling thread's
+ * next dealloc loop. */
+static void revived_push(rcgc__header *h, bool finalize, uint32_t bits)
 {
-    __atomic_fetch_or(&h->gc_bits, RCGC_BIT_DYING, __ATOMIC_RELEASE);
+    rcgc__heap *self = rcgc__tls_self.heap;
+    if (self->revived_n == self->revived_cap) {
+        uint32_t cap = self->revived_cap ? self->revived_cap * 2 : 16;
+        uintptr_t *a = realloc(self->revived, cap * sizeof *a);
+        if (a == NULL)
+            /* Out of memory: the object stays alive (its finalizer, if
+             * owed, never runs, and it is never freed): a leak, never a
+             * premature free. */
+            return;
+        self->revived = a;
+        self->revived_cap = cap;
+    }
+    bool adopt = (bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED)) == RCGC_BIT_TRACKED;
+    self->revived[self->revived_n++] = (uintptr_t)h | (finalize ? 1u : 0u) | (adopt ? 2u : 0u);
+}
+
+void rcgc_dead_push(rcgc__header *h, rcgc__header **list)
+{
     __atomic_store_n(&h->shared, (int64_t)(intptr_t)*list, __ATOMIC_RELAXED);
     *list = h;
+}
+
+void rcgc_dead_link(rcgc__header *h, rcgc__header **list)
+{
+    /* Relaxed load: we are the only thread that may write the bits of an
+     * object nobody references; it tells which kind of set we may use. */
+    uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
+    if (bits & RCGC_BIT_HAS_WEAKREFS) {
+        /* W3: decided under the weak-reference lock; DYING is set there. */
+        int outcome = rcgc_weakref_dying(h);
+        if (outcome != RCGC_DEATH_DIES) {
+            revived_push(h, outcome == RCGC_DEATH_REVIVED, bits);
+            return;
+        }
+    } else if ((bits & (RCGC_GEN_MASK | RCGC_BIT_ESCAPED)) == 0)
+        /* O11: not old (the collector never reads it), no weak reference
+         * (no get reads DYING), never touched by another thread: nobody
+         * else reads these bits, so a plain (relaxed) store will do. */
+        __atomic_store_n(&h->gc_bits, bits | RCGC_BIT_DYING, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_or(&h->gc_bits, RCGC_BIT_DYING, __ATOMIC_RELEASE);
+    rcgc_dead_push(h, list);
 }
 
 static rcgc__header *dead_next(rcgc__header *h)
@@ -156,6 +206,35 @@ static void release_slot(void **slot, void *ctx)
     rcgc_decref(v);
 }
 
+/* O11: a slot of a dying object that is not old: no other thread reads
+ * it (the collector reads only old objects' slots, C5), so a relaxed load
+ * and store replace the exchange. */
+static void release_young_slot(void **slot, void *ctx)
+{
+    (void)ctx;
+    void *v = __atomic_load_n(slot, __ATOMIC_RELAXED);
+    __atomic_store_n(slot, NULL, __ATOMIC_RELAXED);
+    rcgc_decref(v);
+}
+
+/* W3: an object brought back at its death, now alive and merged: into
+ * generation 1 if it was young (merged objects are not young, C1), and,
+ * if its finalizer was claimed, finalized (or queued, on demand) with the
+ * reference it was revived with, which is then dropped. */
+static void revived_run(rcgc__heap *heap, uintptr_t e)
+{
+    rcgc__header *h = (rcgc__header *)(e & ~(uintptr_t)3u);
+    if (e & 2u)
+        rcgc_old_adopt(&h, 1, 1);
+    if (!(e & 1u))
+        return;
+    if (rcgc_finalize_on_demand() && rcgc_finq_objects(&h, 1) == 0)
+        return;
+    rcgc_stat_add(&heap->stats.finalized, 1);
+    h->type->finalize(rcgc_payload(h));
+    rcgc_decref(rcgc_payload(h));
+}
+
 /* Runs the dealloc loop on `heap` (the calling thread's) until its dead
  * list is empty. Returns the number of objects freed. */
 static size_t dealloc_loop(rcgc__heap *heap)
@@ -165,7 +244,15 @@ static size_t dealloc_loop(rcgc__heap *heap)
         return 0; /* the outer loop will get to it (O7) */
     heap->in_dealloc = true;
     rcgc__header *h;
-    while ((h = dead_pop(heap)) != NULL) {
+    for (;;) {
+        if ((h = dead_pop(heap)) == NULL) {
+            if (heap->revived_n == 0)
+                break;
+            revived_run(heap, heap->revived[--heap->revived_n]);
+            continue;
+        }
+        if (rcgc_internal_checks())
+            rcgc_dying_check("rcgc (dealloc)", h);
         const rcgc_type *type = h->type;
         void *obj = rcgc_payload(h);
         /* DYING was set when it died (rcgc_dead_link). */
@@ -175,9 +262,8 @@ static size_t dealloc_loop(rcgc__heap *heap)
          * final death the weak references are cleared and their callbacks
          * run, before destroy. */
         if ((bits & RCGC_BIT_HAS_WEAKREFS) &&
-            rcgc_weakref_death(h,
-                               type->finalize == NULL || (bits & RCGC_BIT_FINALIZED)))
-            continue;
+            (type->finalize == NULL || (bits & RCGC_BIT_FINALIZED)))
+            rcgc_weakref_death(h);
         if (type->finalize != NULL && !(bits & RCGC_BIT_FINALIZED) &&
             !(__atomic_fetch_or(&h->gc_bits, RCGC_BIT_FINALIZED, __ATOMIC_ACQ_REL) &
               RCGC_BIT_FINALIZED)) {
@@ -211,25 +297,39 @@ static size_t dealloc_loop(rcgc__heap *heap)
         if (type->destroy != NULL)
             type->destroy(obj);
         if (type->traverse != NULL)
-            type->traverse(obj, release_slot, NULL);
+            type->traverse(obj, (bits & RCGC_GEN_MASK) ? release_slot : release_young_slot, NULL);
         if ((bits & RCGC_BIT_TRACKED) && (bits & RCGC_GEN_MASK) != 0) {
             /* An old object: its table belongs to the collector, which
              * removes and frees it (C1). */
             rcgc_old_dead(h);
             continue;
         }
-        rcgc_stat_add(&heap->stats.freed, 1);
-        rcgc_stat_add(&heap->stats.freed_bytes, malloc_usable_size(h));
-        /* Poison the magic so a use after death is caught by the api
-         * checks while the memory is not yet reused (best effort; the ASan
-         * build catches every case). */
-        __atomic_store_n(&h->gc_bits, RCGC_MAGIC_DEAD << RCGC_MAGIC_SHIFT,
-                         __ATOMIC_RELAXED);
-        free(h);
+        rcgc_object_free(heap, h);
         freed++;
     }
     heap->in_dealloc = false;
     return freed;
+}
+
+/* Counts and frees a dead object's memory: to its page (O10) or to
+ * malloc. `self`: the calling thread's heap (NULL: no statistics). */
+void rcgc_object_free(rcgc__heap *self, rcgc__header *h)
+{
+    /* Relaxed: nobody else can reach a dead object. */
+    bool mallocd = (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_MALLOCED) != 0;
+    if (self != NULL) {
+        rcgc_stat_add(&self->stats.freed, 1);
+        rcgc_stat_add(&self->stats.freed_bytes,
+                      mallocd ? malloc_usable_size(h) : rcgc_block_size(h, false));
+    }
+    /* Poison the magic so a use after death is caught by the api checks
+     * while the memory is not yet reused (best effort; the ASan build
+     * catches every case). Relaxed: as above. */
+    __atomic_store_n(&h->gc_bits, RCGC_MAGIC_DEAD << RCGC_MAGIC_SHIFT, __ATOMIC_RELAXED);
+    if (mallocd)
+        free(h);
+    else
+        rcgc_block_free(self, h);
 }
 
 void rcgc_object_died(rcgc__heap *heap, rcgc__header *h)
@@ -243,7 +343,7 @@ size_t rcgc_dealloc_list(rcgc__heap *heap, rcgc__header *list)
     /* `list` was built with rcgc_dead_link; splice it in front. */
     while (list != NULL) {
         rcgc__header *next = dead_next(list);
-        rcgc_dead_link(list, &heap->dead);
+        rcgc_dead_push(list, &heap->dead);
         list = next;
     }
     return dealloc_loop(heap);

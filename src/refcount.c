@@ -26,8 +26,14 @@
  * processing frees it (R6). */
 void rcgc__local_zero(void *obj)
 {
+    /* O8: the owner's decrement is checked here, where it reaches zero
+     * (the inline fast path is not): a pointer rcgc never made, or a dead
+     * object whose freed header still carried this thread's id. */
+    rcgc_check_object("rcgc_decref", obj);
     rcgc__header *h = rcgc__hdr(obj);
     rcgc__heap *heap = rcgc__tls_self.heap;
+    if (rcgc_internal_checks())
+        rcgc_young_check("rcgc_decref", heap, h);
     /* Acquire: if we see other threads' decrements (acq_rel) we must also
      * see their writes to the object before we free it. */
     int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
@@ -66,6 +72,7 @@ void rcgc__local_zero(void *obj)
  * stood for into the shared count and give up ownership (R2). */
 void rcgc__local_overflow(void *obj)
 {
+    rcgc_check_object("rcgc_incref", obj);
     rcgc__header *h = rcgc__hdr(obj);
     const int64_t add = ((int64_t)1 << 32) * RCGC__SHARED_ONE;
     /* R3: clear ownership first (release), then publish MERGED, as in
@@ -91,6 +98,8 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
     bool merging = !(v & RCGC__SHARED_MERGED);
     int64_t local = 0;
     if (merging) {
+        if (rcgc_internal_checks())
+            rcgc_young_check("rcgc_decref", heap, h);
         /* R1: local belongs to `heap`, whose own_lock we hold. R3: clear
          * ownership before MERGED becomes visible (release). A young
          * object leaves its table now (cycles.md, C1): removed if it is
@@ -134,6 +143,8 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
 size_t rcgc_heap_drain(rcgc__heap *heap, rcgc__header **dead)
 {
     pthread_mutex_lock(&heap->qlock);
+    if (rcgc_internal_checks())
+        rcgc_queue_check("rcgc (merge queue)", heap);
     rcgc__header **q = heap->q;
     size_t n = heap->qn;
     heap->q = NULL;

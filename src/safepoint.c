@@ -16,6 +16,10 @@
 
 #include <sched.h>
 #include <urcu/urcu-qsbr.h>
+/* The registry entry's layout, for a forked child to drop the entries of
+ * the threads it lost (S9): liburcu has no call for that, and its README
+ * asks that no registration of another thread survive a fork. */
+#include <urcu/static/urcu-qsbr.h>
 
 #ifdef RCGC_TSAN
 #include <sanitizer/tsan_interface.h>
@@ -39,16 +43,19 @@ static inline void qs_release(void)
 #endif
 }
 
-void rcgc_qs_register(void)
+/* Both under world.lock (S9). */
+void rcgc_qs_register(rcgc__heap *heap)
 {
     urcu_qsbr_register_thread();
+    heap->qs_reader = &URCU_TLS(urcu_qsbr_reader);
     rcgc_qs_offline();
 }
 
-void rcgc_qs_unregister(void)
+void rcgc_qs_unregister(rcgc__heap *heap)
 {
     qs_release();
     urcu_qsbr_unregister_thread();
+    heap->qs_reader = NULL;
 }
 
 void rcgc_qs_online(void)
@@ -68,6 +75,12 @@ static void qs_quiescent(void)
     urcu_qsbr_quiescent_state();
 }
 
+/* One grace period at a time through rcgc, and none across a fork: the
+ * prepare handler takes this lock (S9), so that liburcu's own locks are
+ * free when the child is made. Taken only by a thread that counts as
+ * stopped (S8, rule 1). */
+static pthread_mutex_t gp_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Waits for a grace period: every read-side access that began before the
  * call has ended when it returns. Asks every running thread to report a
  * quiescent state at its next poll (S8). The caller must be attached and
@@ -80,6 +93,7 @@ void rcgc_grace_period(void)
     bool was_running = self != NULL && !self->in_blocking;
     if (was_running)
         rcgc_leave_running(self);
+    pthread_mutex_lock(&gp_lock);
     /* seq_cst: Dekker with rcgc_enter_running, which comes online and then
      * reads gp_waiting: a thread that comes online after our scan below
      * sees the counter and reports a quiescent state by itself (S8). */
@@ -90,6 +104,7 @@ void rcgc_grace_period(void)
             rcgc_heap_set_pending(h, RCGC_PENDING_QS);
     pthread_mutex_unlock(&rcgc_world.lock);
     urcu_qsbr_synchronize_rcu();
+    pthread_mutex_unlock(&gp_lock);
 #ifdef RCGC_TSAN
     __tsan_acquire(&rcgc_qs_token);
 #endif
@@ -97,6 +112,40 @@ void rcgc_grace_period(void)
     atomic_fetch_sub_explicit(&rcgc_world.gp_waiting, 1, memory_order_relaxed);
     if (was_running)
         rcgc_enter_running(self);
+}
+
+/* fork() (S9). The forking thread takes gp_lock as a stopped thread
+ * would; the parent and the child release it. */
+void rcgc_qs_fork_prepare(rcgc__heap *self)
+{
+    rcgc_leave_running(self);
+    pthread_mutex_lock(&gp_lock);
+    rcgc_enter_running(self);
+}
+
+void rcgc_qs_fork_parent(void)
+{
+    pthread_mutex_unlock(&gp_lock);
+}
+
+void rcgc_qs_fork_child(void)
+{
+    pthread_mutex_unlock(&gp_lock);
+}
+
+/* Child only, under world.lock: the registry entry of a thread that did not
+ * survive the fork leaves liburcu's registry, as its unregistration would
+ * have done. No registry lock is held (registration runs under world.lock,
+ * grace periods under gp_lock, both held across the fork) and no other
+ * thread exists, so unlinking it directly is safe; the thread's memory may
+ * be reused by the next thread created, which must not find it linked. */
+void rcgc_qs_forget(rcgc__heap *heap)
+{
+    struct urcu_qsbr_reader *r = heap->qs_reader;
+    if (r == NULL)
+        return;
+    cds_list_del(&r->node);
+    heap->qs_reader = NULL;
 }
 
 /* ==================================================================== */
@@ -211,6 +260,8 @@ void rcgc__safepoint_slow(void)
     }
     if (heap->in_blocking)
         return; /* stopped already; the bits wait for rcgc_blocking_end */
+    if (rcgc_internal_checks())
+        rcgc_heap_check("rcgc_safepoint", heap);
     /* Acquire: whatever the setter wrote before setting the bits (a queue
      * entry, a pause request) is visible once we see them (S2). */
     uint32_t bits = __atomic_exchange_n(&rcgc__tls_self.pending, 0, __ATOMIC_ACQUIRE);
@@ -315,6 +366,10 @@ void rcgc_pause_begin(void)
 
 void rcgc_pause_end(void)
 {
+    /* O8: at the expensive level every pause verifies the heap before the
+     * world runs again. */
+    if (rcgc_expensive_checks())
+        rcgc_verify_paused();
     pthread_mutex_lock(&rcgc_world.lock);
     for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
         /* Relaxed: under world.lock. */

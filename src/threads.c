@@ -93,24 +93,23 @@ void rcgc_own_take(rcgc__heap *heap)
 
 static void detach_at_exit(void *arg);
 
-int rcgc_thread_attach(void)
+/* Under world.lock: a heap from the pool, or a new one (NULL when memory
+ * runs out). */
+static rcgc__heap *heap_take_locked(void)
 {
-    /* Acquire: pairs with rcgc_init's release. */
-    if (!atomic_load_explicit(&rcgc_world.initialized, memory_order_acquire))
-        return EINVAL;
-    if (rcgc__tls_self.heap != NULL)
-        return EBUSY;
-    pthread_mutex_lock(&rcgc_world.lock);
     rcgc__heap *heap = rcgc_world.free_heaps;
     if (heap != NULL)
         rcgc_world.free_heaps = heap->next_free;
     else
         heap = heap_new();
-    if (heap == NULL) {
-        pthread_mutex_unlock(&rcgc_world.lock);
-        return ENOMEM;
-    }
-    heap->next_free = NULL;
+    if (heap != NULL)
+        heap->next_free = NULL;
+    return heap;
+}
+
+/* Under world.lock: the calling thread joins `heap` (out of the pool). */
+static void attach_locked(rcgc__heap *heap)
+{
     /* A heap joins as if in a blocking region; joining during a pause it
      * is SUSPENDED and waits for the pause to end (safepoints.md, S5).
      * seq_cst: status words take part in the Dekker patterns of S3. */
@@ -127,28 +126,85 @@ int rcgc_thread_attach(void)
     pthread_mutex_unlock(&heap->qlock);
     /* Relaxed: a statistic. */
     atomic_fetch_add_explicit(&rcgc_world.attached, 1, memory_order_relaxed);
-    pthread_mutex_unlock(&rcgc_world.lock);
+    /* Under world.lock, so that a fork never finds liburcu's registry
+     * half-changed (safepoints.md, S9). */
+    rcgc_qs_register(heap);
+}
 
+/* After attach_locked, with world.lock released. */
+static void attach_finish(rcgc__heap *heap)
+{
     rcgc__tls_self.heap = heap;
     rcgc__tls_self.heap_id = heap->id;
     heap->in_blocking = false;
     pthread_setspecific(rcgc_world.key, heap);
-    rcgc_qs_register();
     rcgc_enter_running(heap);
+    if (rcgc_internal_checks())
+        rcgc_heap_check("rcgc_thread_attach", heap);
     /* Entries that arrived while the heap was in the pool: the adopter now
      * owns them. */
     rcgc_heap_set_pending(heap, RCGC_PENDING_MERGE);
+}
+
+int rcgc_thread_attach(void)
+{
+    /* Acquire: pairs with rcgc_init's release. */
+    if (!atomic_load_explicit(&rcgc_world.initialized, memory_order_acquire))
+        return EINVAL;
+    /* Attaching twice is an error the contract reports with a code, at
+     * every checks level; the thread stays attached (objects.md, O8). */
+    if (rcgc__tls_self.heap != NULL)
+        return EBUSY;
+    pthread_mutex_lock(&rcgc_world.lock);
+    rcgc__heap *heap = heap_take_locked();
+    if (heap == NULL) {
+        pthread_mutex_unlock(&rcgc_world.lock);
+        return ENOMEM;
+    }
+    attach_locked(heap);
+    pthread_mutex_unlock(&rcgc_world.lock);
+    attach_finish(heap);
     return 0;
+}
+
+/* The collector's heap is set aside before its thread is created, so that
+ * the thread's attach cannot fail (objects.md, O9): a failure to make it
+ * is reported by rcgc_init (or the fork handlers) instead. */
+rcgc__heap *rcgc_heap_reserve(void)
+{
+    pthread_mutex_lock(&rcgc_world.lock);
+    rcgc__heap *heap = heap_take_locked();
+    pthread_mutex_unlock(&rcgc_world.lock);
+    return heap;
+}
+
+void rcgc_heap_unreserve(rcgc__heap *heap)
+{
+    pthread_mutex_lock(&rcgc_world.lock);
+    heap->next_free = rcgc_world.free_heaps;
+    rcgc_world.free_heaps = heap;
+    pthread_mutex_unlock(&rcgc_world.lock);
+}
+
+void rcgc_thread_attach_heap(rcgc__heap *heap)
+{
+    pthread_mutex_lock(&rcgc_world.lock);
+    attach_locked(heap);
+    pthread_mutex_unlock(&rcgc_world.lock);
+    attach_finish(heap);
 }
 
 static void detach(rcgc__heap *heap)
 {
     /* The young generation goes to the background collector: nobody else
      * would examine it until the heap is adopted (cycles.md, C1). */
+    if (rcgc_internal_checks())
+        rcgc_heap_check("rcgc_thread_detach", heap);
     rcgc_young_promote_all(heap);
     rcgc_leave_running(heap);
-    rcgc_qs_unregister();
     pthread_mutex_lock(&rcgc_world.lock);
+    /* Under world.lock: see attach_locked (S9). */
+    rcgc_qs_unregister(heap);
     pthread_mutex_lock(&heap->qlock);
     /* Relaxed: qlock orders the pointer (see rcgc_heap_set_pending). */
     atomic_store_explicit(&heap->pending, NULL, memory_order_relaxed);
@@ -200,8 +256,165 @@ static void detach_at_exit(void *arg)
     detach(heap);
 }
 
+/* ==================================================================== */
+/* fork() (safepoints.md, S9)                                            */
+/* ==================================================================== */
+
+/* One fork at a time through the handlers; the state the prepare handler
+ * leaves for the parent and child handlers. */
+static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    bool active;         /* rcgc was initialised at the prepare */
+    bool attached_here;  /* the forking thread was attached for the fork */
+    bool was_blocking;   /* it forked from inside a blocking region */
+} fork_state;
+
+/* Takes fork_lock without delaying a pause: a running thread waits for it
+ * stopped, as for pause_lock (S6). */
+static void fork_lock_take(void)
+{
+    if (pthread_mutex_trylock(&fork_lock) == 0)
+        return;
+    rcgc__heap *self = rcgc__tls_self.heap;
+    bool running = self != NULL && !self->in_blocking;
+    if (running)
+        rcgc_leave_running(self);
+    pthread_mutex_lock(&fork_lock);
+    if (running)
+        rcgc_enter_running(self);
+}
+
+/* Prepare: stop the collector thread (it finishes its round and leaves
+ * its tables consistent), hold off grace periods, stop the world, and take
+ * world.lock and every qlock, in the lock order of internal.h. Nothing the
+ * child inherits is then half-changed by a thread it will not have. */
+static void fork_prepare(void)
+{
+    fork_lock_take();
+    /* Acquire: pairs with rcgc_init's release. */
+    fork_state.active = atomic_load_explicit(&rcgc_world.initialized, memory_order_acquire);
+    if (!fork_state.active)
+        return;
+    fork_state.attached_here = rcgc__tls_self.heap == NULL;
+    if (fork_state.attached_here && rcgc_thread_attach() != 0)
+        rcgc_fatal("fork", NULL, "cannot attach the forking thread (out of memory)");
+    rcgc__heap *self = rcgc__tls_self.heap;
+    fork_state.was_blocking = self->in_blocking;
+    if (fork_state.was_blocking) {
+        self->in_blocking = false;
+        rcgc_enter_running(self);
+    }
+    rcgc_collector_stop();
+    rcgc_qs_fork_prepare(self);
+    rcgc_pause_begin();
+    pthread_mutex_lock(&rcgc_world.lock);
+    for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all)
+        pthread_mutex_lock(&h->qlock);
+}
+
+static void fork_restart_collector(bool in_child)
+{
+    if (rcgc_collector_start(in_child) != 0)
+        rcgc_fatal("fork", NULL, "cannot restart the background collector thread%s",
+                   in_child ? " in the child" : "");
+}
+
+/* The forking thread as it was before the fork. */
+static void fork_restore_self(void)
+{
+    rcgc__heap *self = rcgc__tls_self.heap;
+    if (fork_state.was_blocking) {
+        rcgc_leave_running(self);
+        self->in_blocking = true;
+    } else if (fork_state.attached_here) {
+        detach(self);
+    }
+}
+
+static void fork_parent(void)
+{
+    if (fork_state.active) {
+        for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all)
+            pthread_mutex_unlock(&h->qlock);
+        pthread_mutex_unlock(&rcgc_world.lock);
+        rcgc_pause_end();
+        rcgc_qs_fork_parent();
+        fork_restart_collector(false);
+        fork_restore_self();
+    }
+    pthread_mutex_unlock(&fork_lock);
+}
+
+/* Child: only the forking thread exists. Every other heap is orphaned as
+ * if its thread had detached (its objects stay usable and the heap goes to
+ * the pool), its QSBR registration is dropped, and the condition variables
+ * the lost threads waited on start afresh. The locks the forking thread
+ * took in fork_prepare it still holds here, and releases. */
+static void fork_child(void)
+{
+    if (fork_state.active) {
+        rcgc__heap *self = rcgc__tls_self.heap;
+        pthread_cond_init(&rcgc_world.acked, NULL);
+        pthread_cond_init(&rcgc_world.resumed, NULL);
+        for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
+            /* Relaxed, here and below: no other thread exists. */
+            int st = atomic_load_explicit(&h->status, memory_order_relaxed);
+            if (h != self && st != RCGC_DETACHED) {
+                rcgc_qs_forget(h);
+                atomic_store_explicit(&h->pending, NULL, memory_order_relaxed);
+                atomic_store_explicit(&h->status, RCGC_DETACHED, memory_order_relaxed);
+                atomic_store_explicit(&h->own_lock, 0, memory_order_relaxed);
+                h->needs_ack = h->wants_in = false;
+                h->in_blocking = h->in_young = h->in_dealloc = false;
+                /* Objects whose deallocation the lost thread had begun are
+                 * finished by this thread's next dealloc loop (O7). */
+                while (h->dead != NULL) {
+                    rcgc__header *d = h->dead;
+                    h->dead = (rcgc__header *)(intptr_t)__atomic_load_n(&d->shared,
+                                                                       __ATOMIC_RELAXED);
+                    rcgc_dead_push(d, &self->dead);
+                }
+                h->next_free = rcgc_world.free_heaps;
+                rcgc_world.free_heaps = h;
+                atomic_fetch_sub_explicit(&rcgc_world.attached, 1, memory_order_relaxed);
+            }
+            pthread_mutex_unlock(&h->qlock);
+        }
+        pthread_mutex_unlock(&rcgc_world.lock);
+        rcgc_pause_end();
+        rcgc_qs_fork_child();
+        fork_restart_collector(true);
+        /* The orphans' young objects and reports go to the new collector,
+         * as at detach (cycles.md, C1); only now are its locks usable. The
+         * new collector thread may have adopted one of the heaps: the
+         * token tells (it holds that one's). */
+        pthread_mutex_lock(&rcgc_world.lock);
+        for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all)
+            if (h != self && rcgc_own_try(h)) {
+                rcgc_young_promote_all(h);
+                rcgc_old_flush(h);
+                rcgc_own_drop(h);
+            }
+        pthread_mutex_unlock(&rcgc_world.lock);
+        rcgc_old_flush(self);
+        fork_restore_self();
+    }
+    pthread_mutex_unlock(&fork_lock);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static int fork_rc;
+
+static void fork_register(void)
+{
+    fork_rc = pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 int rcgc_threads_init(void)
 {
+    pthread_once(&fork_once, fork_register);
+    if (fork_rc != 0)
+        return fork_rc;
     return pthread_key_create(&rcgc_world.key, detach_at_exit);
 }
 
@@ -214,6 +427,8 @@ void rcgc_threads_shutdown(void)
         pthread_mutex_destroy(&heap->qlock);
         free(heap->q);
         free(heap->young); /* objects still young at shutdown stay allocated */
+        free(heap->revived);
+        rcgc_pages_release(heap);
         free(heap);
         heap = next;
     }

@@ -156,40 +156,75 @@ void rcgc_weakref_run_callbacks(rcgc_weakref *pending)
     }
 }
 
-/* A dying object with weak references (death by count, W3). Called by the
- * deallocation loop before finalize or destroy. Returns true when a get
- * won the race and counted the object after its count reached zero: the
- * death is cancelled and the caller must leave the object alone. Otherwise
- * clears the weak references if `final` (the object will be destroyed now,
- * not finalized first) and runs their callbacks. */
-bool rcgc_weakref_death(rcgc__header *h, bool final)
+/* W3: an object with weak references reached count zero. Called by
+ * rcgc_dead_link before anything else touches the object, by the thread
+ * that found it dead (possibly in a pause, as the pauser: no get is in
+ * progress then, and no user code runs here). Under the stripe lock, so
+ * that every get either happened before (and is seen) or after (and sees
+ * the outcome):
+ *  - a get counted it after the count reached zero: the death is
+ *    cancelled, the object lives on merged (CANCELLED);
+ *  - its finalizer has not run: the finalization is claimed and the object
+ *    revived, merged, holding one reference for the finalizer (REVIVED);
+ *    gets go on answering it, as they must: it is not dead until its
+ *    finalizer has run and it dies again (PEP 442);
+ *  - otherwise DYING is set under the lock (DIES): no get succeeds any
+ *    more, and the dealloc loop clears the weak references.
+ * Nothing here writes the dead-list link (the `shared` word) before the
+ * decision, so no get's increment can be lost to it. */
+int rcgc_weakref_dying(rcgc__header *h)
+{
+    void *obj = rcgc_payload(h);
+    struct stripe *s = stripe_of(obj);
+    pthread_once(&stripes_once, stripes_init);
+    pthread_mutex_lock(&s->mu);
+    int outcome = RCGC_DEATH_DIES;
+    if (rcgc_total_count(h) > 0) {
+        /* Acquire: the get's increment, and the MERGED bit if set. */
+        int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+        if (!(v & RCGC__SHARED_MERGED)) {
+            /* Died at its owner's local zero (we are the owner): merge
+             * now, clearing the owner first (R3). Release: pairs with a
+             * non-owner's acquire of the owner field. */
+            __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
+            /* acq_rel: publishes the merge to later decrements. */
+            __atomic_fetch_or(&h->shared, RCGC__SHARED_MERGED, __ATOMIC_ACQ_REL);
+        }
+        outcome = RCGC_DEATH_CANCELLED;
+    } else if (h->type->finalize != NULL &&
+               /* acq_rel fetch_or: claims the finalization (O3, W7). */
+               !(__atomic_fetch_or(&h->gc_bits, RCGC_BIT_FINALIZED, __ATOMIC_ACQ_REL) &
+                 RCGC_BIT_FINALIZED)) {
+        /* Revived in merged form, so that whichever thread finally drops
+         * the finalizer's reference counts on the shared word. Release
+         * stores: a get after our unlock is ordered by the lock anyway;
+         * the collector reads these words with acquire (C4). */
+        __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&h->local, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&h->shared, RCGC__SHARED_ONE | RCGC__SHARED_MERGED, __ATOMIC_RELEASE);
+        outcome = RCGC_DEATH_REVIVED;
+    } else {
+        /* Release: pairs with the acquire loads of the bits (gets, the
+         * collector). */
+        __atomic_fetch_or(&h->gc_bits, RCGC_BIT_DYING, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return outcome;
+}
+
+/* The dealloc loop, for an object with weak references that really dies
+ * (DYING was set under the stripe lock by rcgc_weakref_dying, so no get
+ * can succeed any more): clears its weak references, then runs (or
+ * queues) their callbacks, before destroy. */
+void rcgc_weakref_death(rcgc__header *h)
 {
     void *obj = rcgc_payload(h);
     struct stripe *s = stripe_of(obj);
     rcgc_weakref *pending = NULL;
     pthread_mutex_lock(&s->mu);
-    if (rcgc_total_count(h) > 0) {
-        /* Cancel: the object lives on, counted on its shared word. */
-        pthread_mutex_unlock(&s->mu);
-        int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
-        if (!(v & RCGC__SHARED_MERGED)) {
-            /* Died at its owner's local zero (we are the owner): merge now,
-             * clearing the owner first (R3). */
-            __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
-            __atomic_fetch_or(&h->shared, RCGC__SHARED_MERGED, __ATOMIC_ACQ_REL);
-        }
-        uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
-        if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED)) == RCGC_BIT_TRACKED)
-            rcgc_old_adopt(&h, 1, 1); /* merged objects are not young (C1) */
-        /* Release: pairs with readers' acquire of the bits. */
-        __atomic_fetch_and(&h->gc_bits, ~RCGC_BIT_DYING, __ATOMIC_RELEASE);
-        return true;
-    }
-    if (final)
-        clear_locked(s, obj, &pending);
+    clear_locked(s, obj, &pending);
     pthread_mutex_unlock(&s->mu);
     rcgc_finq_callbacks(pending); /* here, or queued on demand (W8) */
-    return false;
 }
 
 /* Cyclic garbage, in the confirming pause (W5): clears the weak references

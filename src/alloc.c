@@ -1,0 +1,258 @@
+/* alloc.c: the small-object allocator.
+ *
+ * Purpose: managed objects are small (a header of 32 bytes and a payload of
+ * a few slots), made and freed at a high rate, mostly by the thread that
+ * made them. glibc's malloc costs more than all of rcgc's own work on that
+ * path (bench/binarytrees: malloc, free and malloc_usable_size were 40% of
+ * the profile), so blocks up to RCGC_SMALL_MAX bytes come from pages owned
+ * by a heap (docs/design/objects.md, O10):
+ *
+ *  - A page is PAGE bytes, aligned to PAGE, and holds blocks of one size
+ *    class. Its descriptor sits at its start, so a block's page (and size)
+ *    is found by masking its address: no per-block size word, and no
+ *    malloc_usable_size call for the statistics.
+ *  - The holder of a heap's ownership token (its running thread) allocates
+ *    from the heap's current page of the class: pop the local free list,
+ *    else bump into the page's never-used tail. When the page runs dry it
+ *    takes the page's remote frees, then a page from the heap's `avail`
+ *    stack, then looks at a few more pages for remote frees (round robin),
+ *    and only then maps a new page.
+ *  - A free by the token holder of the page's heap pushes on the local free
+ *    list (plain stores). Any other thread pushes on the page's `remote`
+ *    stack with a compare-and-swap; only the token holder takes that stack,
+ *    whole, with an exchange, so the stack has no ABA problem.
+ *  - Larger objects, and every object in sanitizer builds (ASan and TSan
+ *    must see each allocation and free), use malloc; their header carries
+ *    RCGC_BIT_MALLOCED so that the free path knows which way to go.
+ * Pages stay with their heap for the heap's life (heaps outlive threads and
+ * are adopted); rcgc_shutdown frees the pages that hold no live object.
+ */
+#include "internal.h"
+
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE ((size_t)64 * 1024)
+
+/* Block sizes, header included. 16-byte multiples keep payloads aligned. */
+static const uint32_t class_size[RCGC_NCLASSES] = {48,  64,  80,  96,  112, 128, 160,
+                                                   192, 224, 256, 320, 384, 448, 512};
+
+typedef struct block {
+    struct block *next;
+} block;
+
+typedef struct rcgc_page {
+    rcgc__heap *heap;            /* owner; never changes */
+    uint32_t size;               /* block size */
+    uint32_t cls;
+    block *free;                 /* token holder only */
+    char *bump, *end;            /* never-used tail: token holder only */
+    block *_Atomic remote;       /* frees by other threads */
+    struct rcgc_page *next_all;  /* the heap's pages of this class */
+    struct rcgc_page *next_avail;
+    bool in_avail;               /* on the heap's avail stack, or current */
+} rcgc_page;
+
+/* The descriptor takes the first cache lines; blocks start after it, at
+ * a 64-byte boundary. */
+#define FIRST_BLOCK ((sizeof(rcgc_page) + 63u) & ~(size_t)63u)
+_Static_assert(sizeof(rcgc_page) <= 128, "page descriptor grew: check FIRST_BLOCK's waste");
+
+static inline rcgc_page *page_of(const void *p)
+{
+    return (rcgc_page *)((uintptr_t)p & ~(uintptr_t)(PAGE - 1));
+}
+
+static inline int class_of(size_t bytes)
+{
+    if (bytes <= 128)
+        return bytes <= 48 ? 0 : (int)((bytes - 48 + 15) / 16);
+    for (int c = 6; c < RCGC_NCLASSES; c++)
+        if (bytes <= class_size[c])
+            return c;
+    return -1;
+}
+
+bool rcgc_use_pages(void)
+{
+#if defined(RCGC_ALLOC_MALLOC)
+    return false;
+#else
+    return true;
+#endif
+}
+
+/* ==================================================================== */
+/* Pages                                                                 */
+/* ==================================================================== */
+
+static rcgc_page *page_new(rcgc__heap *heap, int cls)
+{
+    rcgc_page *pg = aligned_alloc(PAGE, PAGE);
+    if (pg == NULL)
+        return NULL;
+    memset(pg, 0, sizeof *pg);
+    pg->heap = heap;
+    pg->size = class_size[cls];
+    pg->cls = (uint32_t)cls;
+    pg->bump = (char *)pg + FIRST_BLOCK;
+    pg->end = (char *)pg + PAGE - (PAGE - FIRST_BLOCK) % pg->size;
+    pg->next_all = heap->pages[cls].all;
+    heap->pages[cls].all = pg;
+    pg->in_avail = true; /* it becomes current */
+    return pg;
+}
+
+/* Takes the page's remote frees onto its local list (token holder). */
+static bool take_remote(rcgc_page *pg)
+{
+    /* Relaxed pre-check, then an acquire exchange: pairs with the
+     * pushers' release CAS, so the links inside the blocks are visible. */
+    if (atomic_load_explicit(&pg->remote, memory_order_relaxed) == NULL)
+        return false;
+    block *r = atomic_exchange_explicit(&pg->remote, NULL, memory_order_acquire);
+    if (r == NULL)
+        return false;
+    if (pg->free == NULL) {
+        pg->free = r;
+    } else {
+        block *t = r;
+        while (t->next != NULL)
+            t = t->next;
+        t->next = pg->free;
+        pg->free = r;
+    }
+    return true;
+}
+
+static bool page_has_room(rcgc_page *pg)
+{
+    return pg->free != NULL || pg->bump + pg->size <= pg->end || take_remote(pg);
+}
+
+/* The current page of the class ran dry: find another (token holder). */
+static rcgc_page *refill(rcgc__heap *heap, int cls)
+{
+    rcgc_pages *ps = &heap->pages[cls];
+    rcgc_page *cur = ps->cur;
+    if (cur != NULL) {
+        if (take_remote(cur))
+            return cur;
+        cur->in_avail = false;
+    }
+    while (ps->avail != NULL) {
+        rcgc_page *pg = ps->avail;
+        ps->avail = pg->next_avail;
+        if (page_has_room(pg)) {
+            ps->cur = pg;
+            return pg;
+        }
+        pg->in_avail = false;
+    }
+    /* A few pages, round robin, for frees other threads made. */
+    for (int k = 0; k < 8; k++) {
+        rcgc_page *pg = ps->scan != NULL ? ps->scan : ps->all;
+        if (pg == NULL)
+            break;
+        ps->scan = pg->next_all;
+        if (!pg->in_avail && take_remote(pg)) {
+            pg->in_avail = true;
+            ps->cur = pg;
+            return pg;
+        }
+    }
+    rcgc_page *pg = page_new(heap, cls);
+    if (pg != NULL)
+        ps->cur = pg;
+    return pg;
+}
+
+/* ==================================================================== */
+/* Allocation and free                                                   */
+/* ==================================================================== */
+
+void *rcgc_block_alloc(rcgc__heap *heap, size_t bytes, size_t *got, bool *mallocd)
+{
+    int cls = rcgc_use_pages() ? class_of(bytes) : -1;
+    if (cls < 0) {
+        void *p = malloc(bytes);
+        *got = p != NULL ? malloc_usable_size(p) : 0;
+        *mallocd = true;
+        return p;
+    }
+    *mallocd = false;
+    rcgc_page *pg = heap->pages[cls].cur;
+    void *b;
+    if (pg != NULL && pg->free != NULL) {
+        b = pg->free;
+        pg->free = pg->free->next;
+    } else if (pg != NULL && pg->bump + pg->size <= pg->end) {
+        b = pg->bump;
+        pg->bump += pg->size;
+    } else {
+        pg = refill(heap, cls);
+        if (pg == NULL)
+            return NULL;
+        if (pg->free != NULL) {
+            b = pg->free;
+            pg->free = pg->free->next;
+        } else {
+            b = pg->bump;
+            pg->bump += pg->size;
+        }
+    }
+    *got = pg->size;
+    return b;
+}
+
+size_t rcgc_block_size(const rcgc__header *h, bool mallocd)
+{
+    return mallocd ? 0 : page_of(h)->size;
+}
+
+void rcgc_block_free(rcgc__heap *self, void *p)
+{
+    rcgc_page *pg = page_of(p);
+    block *b = p;
+    if (pg->heap == self) {
+        b->next = pg->free;
+        pg->free = b;
+        if (!pg->in_avail) {
+            pg->in_avail = true;
+            pg->next_avail = self->pages[pg->cls].avail;
+            self->pages[pg->cls].avail = pg;
+        }
+        return;
+    }
+    /* Release CAS: publishes the link (and everything this thread did to
+     * the block before) to the owner's acquire exchange. Relaxed on
+     * failure: we only retry. */
+    block *head = atomic_load_explicit(&pg->remote, memory_order_relaxed);
+    do
+        b->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&pg->remote, &head, b, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+/* rcgc_shutdown: frees the heap's pages that hold no live block (counted
+ * as every block is on a free list or never used). Pages with live
+ * objects stay: those objects were alive at shutdown. */
+void rcgc_pages_release(rcgc__heap *heap)
+{
+    for (int c = 0; c < RCGC_NCLASSES; c++) {
+        rcgc_page *pg = heap->pages[c].all;
+        while (pg != NULL) {
+            rcgc_page *next = pg->next_all;
+            take_remote(pg);
+            size_t nfree = (size_t)(pg->end - pg->bump) / pg->size;
+            for (block *b = pg->free; b != NULL; b = b->next)
+                nfree++;
+            if (nfree == (size_t)(pg->end - ((char *)pg + FIRST_BLOCK)) / pg->size)
+                free(pg);
+            pg = next;
+        }
+        memset(&heap->pages[c], 0, sizeof heap->pages[c]);
+    }
+}
