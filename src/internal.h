@@ -95,6 +95,11 @@ static inline bool rcgc_fault_fail(void)
 #define RCGC_MAGIC_SHIFT 24
 #define RCGC_MAGIC_LIVE 0xA7u
 #define RCGC_MAGIC_DEAD 0xDEu
+_Static_assert(RCGC__GEN_MASK == RCGC_GEN_MASK && RCGC__BIT_TRACKED == RCGC_BIT_TRACKED &&
+                   RCGC__BIT_IMMORTAL == RCGC_BIT_IMMORTAL &&
+                   RCGC__BIT_ESCAPED == RCGC_BIT_ESCAPED && RCGC__BIT_DYING == RCGC_BIT_DYING &&
+                   RCGC__MAGIC_SHIFT == RCGC_MAGIC_SHIFT && RCGC__MAGIC_LIVE == RCGC_MAGIC_LIVE,
+               "include/rcgc/inline.h's copies of the bits must match");
 
 static inline void *rcgc_payload(rcgc__header *h)
 {

@@ -90,6 +90,18 @@ typedef struct rcgc__tls {
 
 extern __thread rcgc__tls rcgc__tls_self RCGC__TLS_IE;
 
+/* The gc_bits the inline non-owner paths test (the same values as the
+ * RCGC_BIT_* constants of src/internal.h, which asserts they agree). */
+enum {
+    RCGC__GEN_MASK = 0x3,
+    RCGC__BIT_TRACKED = 0x4,
+    RCGC__BIT_IMMORTAL = 0x10,
+    RCGC__BIT_ESCAPED = 0x20,
+    RCGC__BIT_DYING = 0x40,
+    RCGC__MAGIC_SHIFT = 24,
+    RCGC__MAGIC_LIVE = 0xA7,
+};
+
 /* Out-of-line slow paths (src/refcount.c, src/safepoint.c). */
 void rcgc__incref_slow(void *obj);
 void rcgc__decref_slow(void *obj);
@@ -112,6 +124,22 @@ static inline int rcgc__is_owner(const rcgc__header *h)
            rcgc__tls_self.heap_id;
 }
 
+/* refcount.md R9: whether a non-owner may count on `shared` inline: the
+ * caller is attached, obj looks like a live rcgc object (the api checks of
+ * the slow path: alignment and the header's magic), it is neither immortal
+ * nor dying, and it is not a young object that still has to be marked
+ * ESCAPED (cycles.md C6). Anything else takes the slow path, which counts
+ * the same way after its checks. Acquire load of the bits, as the slow
+ * path's: pairs with the release that set DYING or ESCAPED. */
+static inline int rcgc__nonowner_inline(const void *obj, const rcgc__header *h)
+{
+    uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
+    return rcgc__tls_self.heap_id != RCGC__NO_HEAP && ((uintptr_t)obj & 15u) == 0 &&
+           (bits >> RCGC__MAGIC_SHIFT) == RCGC__MAGIC_LIVE &&
+           !(bits & (RCGC__BIT_IMMORTAL | RCGC__BIT_DYING)) &&
+           (bits & (RCGC__GEN_MASK | RCGC__BIT_TRACKED | RCGC__BIT_ESCAPED)) != RCGC__BIT_TRACKED;
+}
+
 static inline void rcgc_incref(void *obj)
 {
     if (obj == NULL)
@@ -126,6 +154,12 @@ static inline void rcgc_incref(void *obj)
         __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
         if (RCGC__UNLIKELY(n == 0))
             rcgc__local_overflow(obj);
+        return;
+    }
+    if (RCGC__LIKELY(rcgc__nonowner_inline(obj, h))) {
+        /* R9. Relaxed: an increment by a holder of a reference needs no
+         * ordering; the object cannot die meanwhile (R7). */
+        __atomic_fetch_add(&h->shared, RCGC__SHARED_ONE, __ATOMIC_RELAXED);
         return;
     }
     rcgc__incref_slow(obj);
@@ -145,6 +179,19 @@ static inline void rcgc_decref(void *obj)
         if (RCGC__UNLIKELY(n == 0))
             rcgc__local_zero(obj);
         return;
+    }
+    if (RCGC__LIKELY(rcgc__nonowner_inline(obj, h))) {
+        /* R9: a decrement that leaves the shared count at least 1 (merged)
+         * or at least 0 (not merged) neither kills nor queues the object,
+         * and needs no owner id: one CAS, as in the slow path. acq_rel:
+         * our writes to the object happen before whoever frees it (the
+         * slow path's argument). Relaxed load: the CAS checks it. */
+        int64_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
+        int64_t nv = v - RCGC__SHARED_ONE;
+        if ((nv >> 2) >= ((v & RCGC__SHARED_MERGED) ? 1 : 0) &&
+            __atomic_compare_exchange_n(&h->shared, &v, nv, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return;
     }
     rcgc__decref_slow(obj);
 }
