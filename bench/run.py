@@ -13,7 +13,8 @@ Options: --build-dir DIR (default build-bench), --out FILE (default
 docs/benchmarks.md; --quick writes build-bench/benchmarks-quick.md unless
 --out is given), --no-build, --no-profile, --only SECTION[,SECTION] (any of
 fastpath, gcbench, binarytrees, cycles, pause, slowdown, threads; the report
-then holds only those).
+then holds only those), --render-only (rewrite the report from the raw
+results of the last run, measuring nothing but the profiles).
 
 What it does. It configures the build directory if needed (meson, release,
 tests off) and builds the benchmark programs with ninja -j2. Then every
@@ -459,12 +460,16 @@ def trace_summary(cmd, bd, env=None):
 def trace_table(ts):
     if not ts or not ts["generations"]:
         return "(RCGC_TRACE gave no collection lines)"
-    rows = ["| generation | collections | examined | freed | freed/examined | pauses, total ms | "
-            "longest pause ms | collection time, total ms | ns per object examined |",
+    rows = ["| generation | collections | examined | freed | freed/examined | pauses, total ms (1) | "
+            "longest pause ms (1) | collection time, total ms | ns per object examined |",
             "|---|---|---|---|---|---|---|---|---|"]
     for g, (n, ex, fr, pause, total, pmax) in sorted(ts["generations"].items()):
         rows.append(f"| {g} | {n} | {ex:,} | {fr:,} | {fr / ex if ex else 0:.1%} | {pause:.1f} | "
                     f"{pmax:.2f} | {total:.0f} | {total * 1e6 / ex if ex else 0:.0f} |")
+    rows.append("")
+    rows.append("(1) The log's pause of a collection runs from its request to stop the world, so it "
+                "also counts waiting for another pause (a gathering pause) to end and the time "
+                "the threads take to reach a safepoint.")
     return "\n".join(rows)
 
 
@@ -823,7 +828,7 @@ def section_threads(rep):
             series.append((b, pts))
     rep.plots["threads.svg"] = svgplot.line_plot(
         f"Binary-trees depth {rep.cfg['threads_depth']}: throughput against threads", "threads",
-        "million nodes / s", series)
+        "million nodes / s", series, xticks=counts)
 
 
 # Causes of the misses: what the profiles below show and what to change in
@@ -834,13 +839,16 @@ CAUSES = {
 header's `owner` field, a compare with the thread's heap id (a %fs-relative
 load) and a not-taken branch, and the counter update is a separate relaxed
 load and store (include/rcgc/inline.h; the disassembly is listed in
-bench/pair_ratio.c). The ratio is within a few tenths of a nanosecond of the
-target and moves with the machine's load. **Proposed change:** none that
-keeps biased counting; accept 1.6x or measure it on a quiet machine (the
-development runs gave 1.5 to 1.6x).""",
+bench/pair_ratio.c). The ratio sits at the edge of the target (about 0.3 ns
+over a 0.55 ns plain pair) and falls either side of it from run to run.
+**Proposed change:** none in the fast path: the owner check is what biased
+counting costs, and there is nothing left to remove from it; judge this
+target on a quiet machine.""",
     "nonowner": """A non-owner incref and decref are out-of-line calls
 (`rcgc__incref_slow`, `rcgc__decref_slow` in src/refcount.c): each checks that
-the thread is attached and running, reads the object's generation bits to
+the thread is attached and running (`rcgc_require_running`) and that the
+pointer is a live object (`rcgc_check_object`), both visible in the profile
+below, reads the object's generation bits to
 set ESCAPED on young objects (an atomic OR when needed), and the decrement is
 a compare-and-swap loop (so that a count going below zero can hand the
 object to its owner's queue) instead of a `lock add`. The profile of
@@ -853,7 +861,9 @@ whose *result* is checked: only a result whose count is 0 or negative (the
 queue case: QUEUED is then claimed with a second RMW, the only path that
 needs one) or that has MERGED with a zero count takes the out-of-line path.
 That removes the call, the attached check (keep it under checks >= 2) and
-the CAS retry loop, leaving two locked instructions as in the atomic pair;
+the CAS retry loop, leaving two locked instructions as in the atomic pair
+(with RCGC_CHECKS=0 a development run gave 2.4x where checks on gave 2.8x:
+the checks are about a fifth of the time, the calls and the CAS the rest);
 the queue hand-over must be re-argued against refcount.md R4 and R6 (a
 count that went negative before QUEUED is set is visible to the owner's
 merge, which already tolerates transiently negative shared counts).""",
@@ -889,11 +899,12 @@ collection is in progress, let the dying thread free an old object itself
 after the collector has dropped it from its table (for instance by the
 collector acknowledging deaths in bulk and handing the blocks back to the
 owner's heap for free, so that free() runs on the allocating thread).""",
-    "contract": """The held-out program does the same work as bench/binarytrees.c through the
-public API only, with every thread taking every n-th tree, and is slowed by
-the same causes as the binary-trees target (see above): young collections
-that promote everything, old objects freed through the collector, and the
-per-object bookkeeping. The proposed changes there apply unchanged.""",
+    "contract": """The held-out program does the same work as bench/binarytrees.c through
+the public API only (every thread takes every n-th tree of each depth), and
+is slowed by the same causes as the binary-trees target above: young
+collections that promote everything, old objects freed through the
+collector, and the per-object bookkeeping. The proposed changes there apply
+unchanged.""",
     "cycles": """`rcgc_collect(2)` on a million objects of garbage does, in order: a
 gathering pause that promotes the thread's young generation (one
 compare-and-swap per object in `rcgc_old_adopt`, the inbox copy in
@@ -922,9 +933,13 @@ collection frees). But candidates accumulate for as long as a detection pass
 runs, and a detection pass over the whole heap takes seconds at millions of
 objects on this machine (the full-collection time in the per-shape table):
 all the garbage that died old meanwhile, here the mutator's promoted rings,
-is confirmed in one pause. So the longest pause grows with the heap after
-all, through the detection time. (The gathering pause of `rcgc_collect(2)`
-is short: it only promotes young generations.) **Proposed changes:** (a)
+is confirmed in one pause, and no generation-1 collection can run before
+the full one ends (one collector thread). So the longest pause grows with
+the heap after all, through the detection time. Even when the mutator drops
+every ring at once (the all-young row above), the ring under construction
+when a young collection runs is promoted and dies old, so old garbage still
+accumulates, only slower. (The gathering pause of `rcgc_collect(2)` is
+short: it promotes young generations of at most threshold0 objects.) **Proposed changes:** (a)
 src/cycles.c `confirm`: confirm in slices: split the candidate set into
 connected groups (trial deletion already yields them: the unreached
 subgraph) and confirm a bounded number of objects per pause (for instance
@@ -933,19 +948,27 @@ a mutator touched between slices is simply re-examined; (b) let generation-1
 collections run between the slices of a long full detection (or run full
 detection incrementally), so that young-old garbage is confirmed in small
 batches instead of waiting for the full pass to end.""",
-    "slowdown": """The mutator thread's own CPU time hardly changes while the collector
-works (the last column of the table); the wall-clock slowdown is time the
-mutator thread spent without a CPU, plus the short pauses. The background
-collector's detection runs on its own thread and needs a core: on a 2-core
-machine with a third runnable process (another job, or the thread asking for
-collections) the mutator shares its core with the collector. **Proposed
-change** (src/cycles.c): pace the background collector: after each slice of
-detection work (the existing poll every 256 objects), yield or sleep in
-proportion to the work done when the number of runnable mutator threads is
-at least the number of CPUs (sched_getaffinity), so that detection takes at
-most a configurable share of one CPU (a new `rcgc_config` field,
-`collector_share`, default 50%); and name the collector thread
-(pthread_setname_np "rcgc-collector") so profiles can attribute it.""",
+    "slowdown": """Two parts, told apart by the mutator thread's CPU time (last column of
+the table). (1) CPU time lost to the collector: while detection runs, the
+collector walks every live header and slot and a side hash map larger than
+the cache, evicting the mutator's working set from the shared L3 and
+competing for memory bandwidth; it also reads the headers whose `local`
+counts the mutator is changing (the live objects it touches), so those
+cache lines move between the cores. The forced back-to-back full
+collections are the worst case: with the defaults (the `defaults` row) full
+collections are rare and the slowdown is within noise. (2) Wall time
+beyond that is time the mutator thread had no CPU: the background collector
+needs a core of its own, and on a 2-core machine with any third runnable
+thread (another process, or this benchmark's thread asking for collections)
+it takes the mutator's. **Proposed changes** (src/cycles.c, src/trial.c):
+(a) the smaller, reused side tables proposed for the cyclic-garbage target
+shrink the collector's cache footprint; (b) pace detection: after each
+slice of work (the existing poll every 256 objects), sleep in proportion to
+the work done when the runnable threads outnumber the CPUs
+(sched_getaffinity and /proc/loadavg's running count), so that detection
+takes at most a configurable share of a CPU (a new `rcgc_config` field,
+`collector_share`, default 50%); (c) name the collector thread
+(pthread_setname_np "rcgc-collector") so that profiles attribute it.""",
 }
 
 PROFILE_CMDS = {
@@ -963,6 +986,24 @@ PROFILE_CMDS = {
 }
 
 
+def dynamic_note(rep, key):
+    """Figures of this run that tell the causes apart (printed under them)."""
+    if key == "contract":
+        bt = rep.d.get("binarytrees", {})
+        c, r = bt.get("contract"), bt.get("rcgc")
+        if c and r and c.n and r.n:
+            return (f"In this run the held-out program used {f3(c.med('cpu_s'), ' s')} of CPU "
+                    f"against {f3(r.med('cpu_s'), ' s')} for bench/binarytrees_rcgc: a wall-time "
+                    "difference much larger than that is the machine's load, not the program.")
+    if key == "slowdown":
+        s = rep.d.get("slowdown", {})
+        if "slowdown_busy" in s:
+            return (f"In this run: wall clock {s['slowdown_busy']:+.1%}, mutator CPU time "
+                    f"{s.get('slowdown_busy_cpu', 0):+.1%}, stopped "
+                    f"{f3(s.get('busy_paused_s', 0) * 1e3, ' ms')} per run.")
+    return None
+
+
 def section_misses(rep, bd, profile):
     missed = [t for t in rep.targets if t[2] is False]
     if not missed:
@@ -974,6 +1015,9 @@ def section_misses(rep, bd, profile):
     for name, fig, _, key in missed:
         rep.w(f"### {name}", "", f"Measured: {fig}.", "", CAUSES[key].replace("\n", " ")
               .replace("  ", " "), "")
+        note = dynamic_note(rep, key)
+        if note:
+            rep.w(note, "")
         mk = PROFILE_CMDS.get(key)
         if not profile or mk is None:
             continue
@@ -1029,6 +1073,24 @@ def to_json(x):
     return x
 
 
+def from_json(x, key=None):
+    """The inverse of to_json, for --render-only."""
+    if isinstance(x, dict):
+        if set(x) == {"n", "errors", "runs"}:
+            s = Series()
+            s.runs, s.errors = x["runs"], x["errors"]
+            s.spent = sum(r.get("wall_s", 0) for r in s.runs)
+            return s
+        out = {}
+        for k, v in x.items():
+            out[int(k) if key == "threads" and k.isdigit() else k] = \
+                from_json(v, "threads" if key == "threads" else None)
+        return out
+    if isinstance(x, list) and key == "load":
+        return tuple(x)
+    return x
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
@@ -1037,6 +1099,8 @@ def main():
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--only")
+    ap.add_argument("--render-only", action="store_true",
+                    help="rewrite the report from <build-dir>/benchmarks.json, measuring nothing")
     args = ap.parse_args()
     cfg = dict(QUICK if args.quick else FULL)
     if args.quick:
@@ -1048,6 +1112,14 @@ def main():
     if only - set(SECTIONS):
         ap.error(f"unknown section(s): {', '.join(sorted(only - set(SECTIONS)))}")
     t0 = time.monotonic()
+    if args.render_only:
+        with open(os.path.join(bd, "benchmarks.json")) as f:
+            raw = json.load(f)
+        data = {k: from_json(v, k) for k, v in raw.items()}
+        rep = Report(cfg, data, args.quick)
+        write_report(rep, out, bd, cfg["profile"] and not args.no_profile)
+        log(f"rewrote {os.path.relpath(out, ROOT)}")
+        return
     if not args.no_build:
         build(bd)
     data = {"machine": machine_info()}

@@ -13,7 +13,8 @@ Use:
 Each series is a name and a list of (x, y) points (drawn in x order, with a
 marker at every point); points with y <= 0 are skipped on a log axis. Axes
 get "nice" ticks (1-2-5 steps on linear axes, powers of ten with 2 and 5 in
-between on log axes). An optional dashed horizontal line marks a target
+between on log axes), or the x ticks given (`xticks=[1, 2, 4]`, for
+counts). An optional dashed horizontal line marks a target
 (`hline=(y, label)`).
 """
 import math
@@ -29,12 +30,9 @@ def _nice_linear_ticks(lo, hi, want=6):
     raw = (hi - lo) / want
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
-    start = math.floor(lo / step) * step
-    ticks = []
-    t = start
-    while t <= hi + step * 1e-9:
-        ticks.append(round(t, 12))
-        t += step
+    ticks = [round(math.floor(lo / step) * step, 12)]
+    while ticks[-1] < hi - step * 1e-9:  # the last tick at or above hi
+        ticks.append(round(ticks[-1] + step, 12))
     return ticks
 
 
@@ -75,7 +73,7 @@ def _marker(kind, x, y, colour):
 
 
 def line_plot(title, xlabel, ylabel, series, xlog=False, ylog=False, hline=None,
-              width=720, height=420):
+              xticks=None, width=720, height=420):
     """Returns the SVG document (a string) of a line plot."""
     left, right, top, bottom = 78, 190, 40, 58
     pw, ph = width - left - right, height - top - bottom
@@ -89,8 +87,13 @@ def line_plot(title, xlabel, ylabel, series, xlog=False, ylog=False, hline=None,
     ys = [p[1] for p in pts]
     x0, x1 = min(xs), max(xs)
     y0, y1 = min(ys), max(ys)
-    if xlog:
-        x0, x1 = 10 ** math.floor(math.log10(x0) * 4) / 4, x1 * 1.15
+    if xticks:
+        xt = list(xticks)
+        x0, x1 = min(xt + [x0]), max(xt + [x1])
+        pad = (x1 - x0) * 0.05 if not xlog else 0
+        x0, x1 = (x0 / 1.3, x1 * 1.3) if xlog else (x0 - pad, x1 + pad)
+    elif xlog:
+        x0, x1 = x0 / 1.3, x1 * 1.3
         xt = _log_ticks(x0, x1)
     else:
         xt = _nice_linear_ticks(min(0, x0), x1)
