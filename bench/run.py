@@ -844,67 +844,59 @@ over a 0.55 ns plain pair) and falls either side of it from run to run.
 **Proposed change:** none in the fast path: the owner check is what biased
 counting costs, and there is nothing left to remove from it; judge this
 target on a quiet machine.""",
-    "nonowner": """A non-owner incref and decref are out-of-line calls
-(`rcgc__incref_slow`, `rcgc__decref_slow` in src/refcount.c): each checks that
-the thread is attached and running (`rcgc_require_running`) and that the
-pointer is a live object (`rcgc_check_object`), both visible in the profile
-below, reads the object's generation bits to
-set ESCAPED on young objects (an atomic OR when needed), and the decrement is
-a compare-and-swap loop (so that a count going below zero can hand the
-object to its owner's queue) instead of a `lock add`. The profile of
-bench_fastpath's non-owner benchmark is below. **Proposed change**
-(src/refcount.c, include/rcgc/inline.h): inline the non-owner increment as
-`__atomic_fetch_add(&h->shared, RCGC__SHARED_ONE, __ATOMIC_RELAXED)` after a
-relaxed test that the object is not young (ESCAPED only matters for
-generation 0), and make the decrement a `__atomic_fetch_sub` with acq_rel
-whose *result* is checked: only a result whose count is 0 or negative (the
-queue case: QUEUED is then claimed with a second RMW, the only path that
-needs one) or that has MERGED with a zero count takes the out-of-line path.
-That removes the call, the attached check (keep it under checks >= 2) and
-the CAS retry loop, leaving two locked instructions as in the atomic pair
-(with RCGC_CHECKS=0 a development run gave 2.4x where checks on gave 2.8x:
-the checks are about a fifth of the time, the calls and the CAS the rest);
-the queue hand-over must be re-argued against refcount.md R4 and R6 (a
-count that went negative before QUEUED is set is visible to the owner's
-merge, which already tolerates transiently negative shared counts).""",
-    "bt": """Two costs, both visible in the profile and in the collection log below.
-(1) **Young collections that free nothing.** Binary-trees builds trees much
-larger than threshold0 (2000): every young collection finds only live,
-half-built trees, examines them (trial deletion through a hash map: the
-last column of the log gives the cost per object), promotes all of them to
-generation 1, and the background collector later examines them again. The
-log shows the young collections' freed/examined ratio near 0%. (2) **Old objects die the
-slow way.** A promoted node that dies by count is not freed by its thread:
-`rcgc_old_dead` reports it to the collector, which removes it from its table
-and calls free() on another thread (`ingest_into`, `_int_free`,
-`malloc_consolidate` on the collector thread), so the memory crosses arenas
-and the collector's CPU competes with the two mutator threads for the 2
-cores. (3) Per object, even without collections: `malloc_usable_size` twice
-(statistics), the young-table add and remove, a locked OR in
-`rcgc_dead_link`, and a locked exchange per slot in `release_slot` (the
-what-if table above: with collection disabled rcgc still takes well over
-glibc's time).
-**Proposed changes:** (a) src/young.c: make threshold0 adaptive per thread:
-after a young collection that frees less than 1/8 of what it examined,
-double the thread's threshold (up to 64x the configured one); reset it to
-the configured value after one that frees more (CPython's generational
-heuristics work on the same evidence). (b) src/objects.c: in `release_slot`
-and `rcgc_dead_link`, use plain relaxed load/store instead of the exchange
-and the `fetch_or` when the dying object is young (generation 0 is never
-read by the background collector, cycles.md C3), keeping the atomics for old
-objects; account `size + sizeof(rcgc__header)` instead of calling
-`malloc_usable_size` on every allocation and free (live_bytes then counts
-requested bytes; document it in docs/api.md). (c) src/cycles.c: when no old
-collection is in progress, let the dying thread free an old object itself
-after the collector has dropped it from its table (for instance by the
-collector acknowledging deaths in bulk and handing the blocks back to the
-owner's heap for free, so that free() runs on the allocating thread).""",
+    "nonowner": """Since refcount.md R9 the non-owner incref and decref are inline when
+they only count: a load of the header's bits and four tests (attached,
+alignment, live magic, not immortal, dying or young-unescaped), then a
+relaxed `fetch_add` for the increment and, for the decrement, a load and a
+compare-and-swap (it must not take the count below its floor, which the
+slow path handles by queueing). The atomic pair is a `lock add` and a
+`lock sub`. What remains over it is the bit tests and the CAS's extra
+load; the profile below shows where the time goes (when it shows
+`rcgc__incref_slow` or `rcgc__decref_slow`, the inline test failed and the
+out-of-line path with its API checks ran instead). **Proposed change**
+(include/rcgc/inline.h): make the inline decrement a
+`__atomic_fetch_sub(&h->shared, RCGC__SHARED_ONE, __ATOMIC_ACQ_REL)` and
+look at its result: only a result below the floor goes to the slow path,
+which then repairs the count (adds the one back and queues, under the
+QUEUED protocol of R4); this needs the R4/R6 argument extended to a shared
+count that is transiently one below its floor, which the owner's merge
+already tolerates for queued objects.""",
+    "bt": """Three costs, visible in the profile and in the collection log below.
+(1) **Young collections that free nothing.** The back-off of cycles.md C11
+lets a thread's young generation grow to 16 x threshold0 (32,000 objects)
+while its collections find little, but binary-trees' trees of depth 15 and
+more are larger than that, so a young collection still finds only live,
+half-built trees: it examines them (the log's ns per object), promotes them
+all (freed/examined 0%), and the background collector examines them again
+(the generation 1 rows). (2) **Old objects die through the collector.** A
+promoted node that dies by count is reported to the collector
+(`rcgc_old_dead`), which removes it from its table and frees it
+(`ingest_into` at the top of the collector thread's profile), on a third
+thread that competes with the two mutators for the 2 cores. (3)
+**Generation-1 collections that free nothing still pause**: their
+detection runs while trees are being built, so counts and slots read at
+different moments name half-built trees as candidates, and confirmation
+rejects them inside a stop-the-world pause (the log's pause column for
+generation 1, with 0 freed). **Proposed changes:** (a) src/young.c: age
+before promoting: an object that survives its first young collection
+stays young (a survivor table) and is promoted only if it survives a
+second one; trees completed and dropped between two collections then die
+young, by count, never reaching the collector (the what-if rows show what
+fewer promotions are worth: RCGC_THRESHOLD0=1000000 against the
+defaults); (b) src/cycles.c `old_collect`: before stopping the world, run
+the trial deletion over the candidates once more concurrently (its cost is
+proportional to the candidates, not the heap) and confirm in the pause only
+those still unreached, so that false candidates never cost a pause; (c)
+src/cycles.c: free old objects that die by count on the dying thread when
+the collector is idle (the death is still reported, so the collector drops
+the table entry; the block goes back to the owner's pages of the page
+allocator, objects.md O10, instead of crossing to the collector's).""",
     "contract": """The held-out program does the same work as bench/binarytrees.c through
 the public API only (every thread takes every n-th tree of each depth), and
 is slowed by the same causes as the binary-trees target above: young
-collections that promote everything, old objects freed through the
-collector, and the per-object bookkeeping. The proposed changes there apply
-unchanged.""",
+collections that promote whole half-built trees, old objects freed through
+the collector, and pauses for candidates that are not garbage. The
+proposed changes there apply unchanged.""",
     "cycles": """`rcgc_collect(2)` on a million objects of garbage does, in order: a
 gathering pause that promotes the thread's young generation (one
 compare-and-swap per object in `rcgc_old_adopt`, the inbox copy in
