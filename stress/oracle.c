@@ -2,8 +2,8 @@
  *
  * Purpose: every object carries a canary derived from its id and an id
  * that indexes the oracle table (one state byte per object: allocated,
- * destroyed, finalized, resurrected, a weak reference answered NULL, and
- * its kind). Every access checks the canaries and the state; destroy
+ * destroyed, finalized, weakly referenced, a weak reference answered NULL,
+ * and its kind). Every access checks the canaries and the state; destroy
  * poisons the canaries and marks the state, so that an object freed while
  * still reachable, a double destroy, a second finalization, a finalizer
  * object destroyed without its finalization, and a weak reference that
@@ -363,7 +363,7 @@ static void on_finalize(void *o)
     unsigned old = table_or(&objects_table, id, ST_FINALIZED);
     if (old & ST_FINALIZED)
         finding("second-finalization", id, (int)x->kind, "finalize ran again (state %#x%s)", old,
-                old & ST_RESURRECTED ? "; its first finalization resurrected it" : "");
+                resurrects(id) ? "; its first finalization resurrected it" : "");
     count_add(C_FINAL + x->kind, 1);
     /* A frozen object's slots never change: what they hold must still be
      * alive while finalizers run (a garbage set is finalized whole before
@@ -376,7 +376,6 @@ static void on_finalize(void *o)
                 check_obj(v, 0, "freed-while-reachable", "finalize, a slot of a frozen object");
         }
     if (resurrects(id)) {
-        table_or(&objects_table, id, ST_RESURRECTED);
         count_add(C_RESURRECT, 1);
         grave_push(x);
     }

@@ -128,7 +128,8 @@ enum {
     ST_DESTROYED = 0x02,
     ST_FINALIZED = 0x04,
     ST_WEAK_NULL = 0x08,   /* a weak reference answered NULL (leaf kinds) */
-    ST_RESURRECTED = 0x10,
+    ST_WEAKREF = 0x10,     /* a weak reference to it was made (resurrects(id)
+                            * tells whether its finalizer resurrects it) */
     ST_KIND_SHIFT = 5,     /* bits 5..7: the kind */
 };
 

@@ -395,6 +395,7 @@ static void op_weak(worker *w)
     if (wr == NULL)
         fatal_error("rcgc_weakref_new failed: %s", strerror(errno));
     count_add(C_WEAK_NEW, 1);
+    table_or(&objects_table, l->p->id, ST_WEAKREF);
     wtab_replace(w, (wentry){wr, serial, l->p->id, l->p->kind});
 }
 
@@ -436,7 +437,7 @@ static void op_grave(worker *w)
     for (int i = 0; i < 4 && grave_pop(&r); i++) {
         check_obj(r.p, r.id, "freed-while-reachable", "graveyard");
         unsigned st = table_get(&objects_table, r.id);
-        if ((st & (ST_FINALIZED | ST_RESURRECTED)) != (ST_FINALIZED | ST_RESURRECTED))
+        if (!(st & ST_FINALIZED) || !resurrects(r.id))
             finding("second-finalization", r.id, (int)r.p->kind,
                     "in the graveyard without its finalization recorded (state %#x)", st);
         if (rnd(w, 2) == 0)
