@@ -69,10 +69,16 @@ static void test_pause_stops_everyone(void)
     long before[N];
     for (int i = 0; i < N; i++)
         before[i] = atomic_load(&progress[i]);
-    sleep_us(20000);
-    int all_ran = 1;
-    for (int i = 0; i < N; i++)
-        all_ran &= atomic_load(&progress[i]) > before[i];
+    /* Every mutator runs again once the pauses are over; on a loaded
+     * machine (sanitizers, two vCPUs) one may need a while to be
+     * scheduled: wait up to 5 s for all of them. */
+    int all_ran = 0;
+    for (int tries = 0; tries < 500 && !all_ran; tries++) {
+        sleep_us(10000);
+        all_ran = 1;
+        for (int i = 0; i < N; i++)
+            all_ran &= atomic_load(&progress[i]) > before[i];
+    }
     CHECK(all_ran);
     CHECK(atomic_load(&blocked_rounds[0]) > 0 && atomic_load(&blocked_rounds[2]) > 0);
     atomic_store(&stop, 1);
