@@ -253,26 +253,28 @@ static void verify_queued(const rcgc__heap *heap, size_t i)
 static size_t verify_heap_locked(rcgc__heap *heap, const rcgc__heap *self)
 {
     rcgc_heap_check("rcgc_verify_heap", heap);
-    /* Relaxed: world.lock is held by the pauser. */
+    /* Relaxed, all three: the world is stopped and world.lock held, so each
+     * is what its last writer left (statuses and the pending pointer change
+     * under world.lock; the gauge's writer is stopped, its token ours). */
     int st = atomic_load_explicit(&heap->status, memory_order_relaxed);
+    uint32_t *pending = atomic_load_explicit(&heap->pending, memory_order_relaxed);
+    uint32_t gauge = atomic_load_explicit(&heap->young_gauge, memory_order_relaxed);
     if (heap != self && st == RCGC_RUNNING)
         rcgc_fatal("rcgc_verify_heap", NULL, "heap %u is running during a pause", heap->id);
-    if ((st == RCGC_DETACHED) != (atomic_load_explicit(&heap->pending, memory_order_relaxed) ==
-                                  NULL))
+    if ((st == RCGC_DETACHED) != (pending == NULL))
         rcgc_fatal("rcgc_verify_heap", NULL, "heap %u: status %d but pending word %s",
                    heap->id, st, st == RCGC_DETACHED ? "set" : "missing");
     size_t n = 0;
     for (uint32_t i = 0; i < heap->young_n; i++, n++)
         verify_young(heap, i);
-    if (heap->young_n != atomic_load_explicit(&heap->young_gauge, memory_order_relaxed))
+    if (heap->young_n != gauge)
         rcgc_fatal("rcgc_verify_heap", NULL, "heap %u: young gauge %u, table %u", heap->id,
-                   atomic_load_explicit(&heap->young_gauge, memory_order_relaxed),
-                   heap->young_n);
-    pthread_mutex_lock((pthread_mutex_t *)&heap->qlock);
+                   gauge, heap->young_n);
+    pthread_mutex_lock(&heap->qlock);
     rcgc_queue_check("rcgc_verify_heap", heap);
     for (size_t i = 0; i < heap->qn; i++, n++)
         verify_queued(heap, i);
-    pthread_mutex_unlock((pthread_mutex_t *)&heap->qlock);
+    pthread_mutex_unlock(&heap->qlock);
     return n;
 }
 
