@@ -60,12 +60,23 @@ void rcgc__local_zero(void *obj)
                        "reference count below zero (more decrefs than increfs)");
         /* acq_rel: release publishes our writes to whoever frees the object
          * later on the merged path; acquire as above. If the count is zero
-         * here, QUEUED is set and the queue entry frees it (R6). */
+         * here with QUEUED set, the queue entry frees it; zero without
+         * QUEUED is handled after the loop (R6). */
         if (__atomic_compare_exchange_n(&h->shared, &v, v | RCGC__SHARED_MERGED, false,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             break;
     }
     rcgc_stat_add(&heap->stats.merges, 1);
+    if (v == 0) {
+        /* R6: between our first load (count > 0) and the CAS, the last
+         * shared reference was dropped, taking the count to exactly zero:
+         * not below zero, so nothing was queued, and not merged, so that
+         * thread did not free it. We merged a zero count with no queue
+         * entry: the object is dead and no other thread holds a reference,
+         * so we free it (found by rcgc-stress: stress/repro/
+         * merge_lost_death.c). */
+        rcgc_object_died(heap, h);
+    }
 }
 
 /* The owner's count wrapped past 2^32 - 1: move the 2^32 references it
