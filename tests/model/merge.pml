@@ -45,12 +45,6 @@
  *    and the counts of the others equal to the references held;
  *  - no invalid end state (no deadlock, no wait that never ends).
  *
- * The code as it is in src/ fails the end check: rcgc__local_zero can
- * publish MERGED on a count that a non-owner's decrement has just taken to
- * zero, and then nobody frees the object (models.md, "Finding").
- * -DFIX_LOCAL_ZERO models the fix proposed there (and in
- * stress/repro/merge_lost_death.c), which passes.
- *
  * Broken variants (each must make spin report an error):
  *  -DBROKEN_RECHECK  drain_for_absent_owner does not go back to its status
  *                    and qlen check after unlocking (the re-check of R5):
@@ -60,6 +54,11 @@
  *                    BLOCKED (the owner's half of the Dekker pattern of R5).
  *  -DBROKEN_R3       local zero clears `owner` after publishing MERGED (the
  *                    order before commit 43220b0): a store into freed memory.
+ *  -DBROKEN_LOST_DEATH  local zero without R6 case 4 (the code before commit
+ *                    6a72db1): when a non-owner's decrement takes the
+ *                    unmerged count to zero during the merge, the owner's CAS
+ *                    publishes MERGED on a zero count and nobody frees the
+ *                    object (models.md, "Finding").
  */
 
 #ifndef NOBJ
@@ -338,11 +337,11 @@ inline local_zero(o)
 #ifdef BROKEN_R3
        atomic { assert(!freed[o]); owner[o] = 0 }     /* too late: may be freed */
 #endif
-#ifdef FIX_LOCAL_ZERO
-       /* The fix proposed in stress/repro/merge_lost_death.c: a non-owner's
-        * decrement took the unmerged count to exactly zero between our
-        * load and our CAS, so the CAS replaced 0 (count zero, no QUEUED):
-        * nobody holds a reference and no entry exists; we free it (R6). */
+#ifndef BROKEN_LOST_DEATH
+       /* R6 case 4: a non-owner's decrement took the unmerged count to
+        * exactly zero between our load and our CAS, so the CAS replaced 0
+        * (count zero, no QUEUED): nobody holds a reference and no entry
+        * exists; we free it (rcgc_object_died). */
        if
        :: v == 0 -> free_obj(o)
        :: else
