@@ -13,8 +13,10 @@ Options: --build-dir DIR (default build-bench), --out FILE (default
 docs/benchmarks.md; --quick writes build-bench/benchmarks-quick.md unless
 --out is given), --no-build, --no-profile, --only SECTION[,SECTION] (any of
 fastpath, gcbench, binarytrees, cycles, pause, slowdown, threads; the report
-then holds only those), --render-only (rewrite the report from the raw
-results of the last run, measuring nothing but the profiles).
+then holds only those), --update with --only (measure those sections again,
+keep the rest from the last run's raw results; the report says so),
+--render-only (rewrite the report from the raw results of the last run,
+measuring nothing but the profiles).
 
 What it does. It configures the build directory if needed (meson, release,
 tests off) and builds the benchmark programs with ninja -j2. Then every
@@ -537,6 +539,10 @@ def targets_and_tables(rep):
       f"CPython {m['python']}; google benchmark {m['benchmark']} |",
       f"| load average | {m['load_start'][0]:.2f} at the start, {m['load_end'][0]:.2f} at the end "
       f"(1-minute) |", "")
+    for u in m.get("updates", []):
+        w(f"Measured again later with `--update --only {','.join(u['sections'])}`: "
+          f"{', '.join(u['sections'])} on {u['date']} (load average {u['load']:.2f} at the start, "
+          f"{u.get('load_end', 0):.2f} at the end).", "")
     if max(m["load_start"][0], m["load_end"][0]) > 0.5:
         w("**The machine was busy** while this report was made (other processes ran on its "
           "cores, see the load average): wall-clock figures of multithreaded runs, and of "
@@ -1093,6 +1099,9 @@ def main():
     ap.add_argument("--only")
     ap.add_argument("--render-only", action="store_true",
                     help="rewrite the report from <build-dir>/benchmarks.json, measuring nothing")
+    ap.add_argument("--update", action="store_true",
+                    help="with --only: measure those sections again and keep the others from "
+                         "<build-dir>/benchmarks.json (the report says which were re-measured)")
     args = ap.parse_args()
     cfg = dict(QUICK if args.quick else FULL)
     if args.quick:
@@ -1112,9 +1121,20 @@ def main():
         write_report(rep, out, bd, cfg["profile"] and not args.no_profile)
         log(f"rewrote {os.path.relpath(out, ROOT)}")
         return
+    if args.update and not args.only:
+        ap.error("--update needs --only")
     if not args.no_build:
         build(bd)
     data = {"machine": machine_info()}
+    if args.update:
+        with open(os.path.join(bd, "benchmarks.json")) as f:
+            raw = json.load(f)
+        kept = {k: from_json(v, k) for k, v in raw.items()}
+        machine = kept.pop("machine")
+        machine.setdefault("updates", []).append(
+            {"sections": sorted(only), "date": data["machine"]["date"],
+             "load": data["machine"]["load_start"][0]})
+        data = dict(kept, machine=machine)
     if "fastpath" in only:
         data["fastpath"] = m_fastpath(cfg, bd)
     if "gcbench" in only:
@@ -1129,7 +1149,10 @@ def main():
         data["threads"] = m_threads(cfg, bd)
     if "binarytrees" in only:
         data["binarytrees"] = m_binarytrees(cfg, bd)
-    data["machine"]["load_end"] = os.getloadavg()
+    if args.update:
+        data["machine"]["updates"][-1]["load_end"] = os.getloadavg()[0]
+    else:
+        data["machine"]["load_end"] = os.getloadavg()
     with open(os.path.join(bd, "benchmarks.json"), "w") as f:
         json.dump(to_json(data), f, indent=1)
     rep = Report(cfg, data, args.quick)
