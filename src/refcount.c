@@ -210,8 +210,10 @@ static void drain_for_absent_owner(rcgc__heap *heap)
         rcgc_heap_drain(heap, &dead);
         rcgc_own_drop(heap);
         atomic_thread_fence(memory_order_seq_cst);
-        if (dead != NULL)
-            rcgc_dealloc_list(self, dead);
+        /* Always: the drain may have revived objects onto our `revived`
+         * list (weakref-finalize.md W3) without killing any (found by
+         * rcgc-stress: stress/repro/revived_stranded.c). */
+        rcgc_dealloc_list(self, dead);
     }
 }
 
@@ -232,8 +234,8 @@ static void queue_push(rcgc__heap *heap, rcgc__header *h)
             merge_entry(heap, h, &dead);
             rcgc_own_drop(heap);
             rcgc_pause_end();
-            if (dead != NULL)
-                rcgc_dealloc_list(rcgc__tls_self.heap, dead);
+            /* Always, for the same reason as in drain_for_absent_owner. */
+            rcgc_dealloc_list(rcgc__tls_self.heap, dead);
             return;
         }
         heap->q = q;

@@ -200,6 +200,10 @@ static void detach(rcgc__heap *heap)
      * would examine it until the heap is adopted (cycles.md, C1). */
     if (rcgc_internal_checks())
         rcgc_heap_check("rcgc_thread_detach", heap);
+    /* Objects revived at their death (weakref-finalize.md W3) are
+     * finalized now, not left with a pooled heap. */
+    if (heap->revived_n != 0)
+        rcgc_dealloc_list(heap, NULL);
     rcgc_young_promote_all(heap);
     rcgc_leave_running(heap);
     pthread_mutex_lock(&rcgc_world.lock);
