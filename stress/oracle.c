@@ -388,7 +388,9 @@ static void on_destroy(void *o)
     /* Relaxed: see obj in stress.h. */
     uint64_t head = __atomic_load_n(&x->canary, __ATOMIC_RELAXED);
     if (head == CANARY_DEAD)
-        finding("double-destroy", id, state_kind(id), "destroy ran on it again (canary poisoned)");
+        finding("double-destroy", id, state_kind(id),
+                "destroy ran on it again (canary poisoned; oracle state %#x%s)",
+                table_get(&objects_table, id), resurrects(id) ? ", its finalizer resurrects" : "");
     if (head != head_canary(id))
         finding("double-destroy", id, state_kind(id),
                 "destroy ran on memory whose head canary %#llx does not match its id field",
