@@ -65,10 +65,7 @@ int main(void)
     struct getter_args g = {ROUNDS, answer};
     pthread_t t = start_getter(&g);
     for (long i = 0; i < ROUNDS; i++) {
-        node *x = rcgc_alloc(&node_type, sizeof *x);
-        rcgc_weakref *wr = rcgc_weakref_new(x, NULL, NULL);
-        drop_round(i, wr, x);
-        rcgc_weakref_free(wr);
+        rcgc_weakref_free(weak_round(i, rcgc_alloc(&node_type, sizeof(node))));
     }
     join_getter(t);
     printf("ok: %d rounds, %ld gets answered\n", ROUNDS, gets_answered);

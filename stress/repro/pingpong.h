@@ -8,7 +8,7 @@
  *
  * Use: include once in a reproducer; give start_getter the number of
  * rounds and what the getter does with each weak reference; each round,
- * drop_round; at the end join_getter. The hand-shake's atomics are
+ * weak_round (or drop_round); at the end join_getter. The hand-shake's atomics are
  * seq_cst (the default): a simple ping-pong, not what is tested.
  */
 #ifndef REPRO_PINGPONG_H
@@ -70,6 +70,16 @@ static inline void drop_round(long i, rcgc_weakref *wr, void *obj)
     while (atomic_load(&answered) <= i)
         ;
     rcgc_blocking_end();
+}
+
+/* Main thread: a round on obj (the caller's only reference, dropped
+ * here) and a new weak reference to it, which is returned (the caller
+ * frees it). */
+static inline rcgc_weakref *weak_round(long i, void *obj)
+{
+    rcgc_weakref *wr = rcgc_weakref_new(obj, NULL, NULL);
+    drop_round(i, wr, obj);
+    return wr;
 }
 
 /* Main thread: joins the getter and shuts rcgc down. */

@@ -62,9 +62,7 @@ int main(void)
         leaf *x = rcgc_alloc(&leaf_type, sizeof *x);
         /* Relaxed: published by the hand-shake's seq_cst store. */
         atomic_store_explicit(&x->magic, LIVE_MAGIC, memory_order_relaxed);
-        rcgc_weakref *wr = rcgc_weakref_new(x, NULL, NULL);
-        drop_round(i, wr, x);
-        rcgc_weakref_free(wr);
+        rcgc_weakref_free(weak_round(i, x));
     }
     join_getter(t);
     printf("rounds %d, gets that answered %ld, saw a destroyed object %ld\n", ROUNDS, hits,

@@ -62,9 +62,8 @@ int main(void)
     struct getter_args g = {ROUNDS, answer};
     pthread_t t = start_getter(&g);
     for (long i = 0; i < ROUNDS; i++) {
-        leaf *x = rcgc_alloc(&fleaf_type, sizeof *x);
-        rcgc_weakref *wr = rcgc_weakref_new(x, NULL, NULL);
-        drop_round(i, wr, x);   /* finalized there; the finalizer resurrects it */
+        /* finalized in the round; the finalizer resurrects it */
+        rcgc_weakref *wr = weak_round(i, rcgc_alloc(&fleaf_type, sizeof(leaf)));
         void *alive = atomic_exchange(&resurrected, NULL);
         void *again = rcgc_weakref_get(wr);
         if (atomic_load(&got_null) && alive != NULL && again != NULL) {
