@@ -226,8 +226,11 @@ static void revived_run(rcgc__heap *heap, uintptr_t e)
     rcgc__header *h = (rcgc__header *)(e & ~(uintptr_t)3u);
     if (e & 2u)
         rcgc_old_adopt(&h, 1, 1);
-    if (!(e & 1u))
+    if (!(e & 1u)) {
+        /* A cancelled death: drop the entry's pin (W3). */
+        rcgc_decref(rcgc_payload(h));
         return;
+    }
     if (rcgc_finalize_on_demand() && rcgc_finq_objects(&h, 1) == 0)
         return;
     rcgc_stat_add(&heap->stats.finalized, 1);

@@ -19,6 +19,7 @@
 #include "trial.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 
 enum {
@@ -79,28 +80,48 @@ static void unlink_wr(struct stripe *s, rcgc_weakref *wr)
  * the non-owner slow path, which ignores DYING objects: between the count
  * reaching zero and DYING being set a get may still count the object, and
  * the death path, re-checking under this lock, then cancels the death. */
-static bool try_incref_locked(rcgc__header *h)
+enum { GET_OK, GET_DEAD, GET_RETRY };
+
+static int try_incref_locked(rcgc__header *h)
 {
     /* Acquire: pairs with the release fetch_or that sets DYING. */
     uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
     if (bits & RCGC_BIT_DYING)
-        return false;
+        return GET_DEAD;
     if (bits & RCGC_BIT_IMMORTAL)
-        return true;
+        return GET_OK;
     if (rcgc__is_owner(h)) {
         /* R1: we hold our own token; relaxed load and store as inline. */
         uint32_t n = __atomic_load_n(&h->local, __ATOMIC_RELAXED) + 1;
         __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
         if (n == 0)
             rcgc__local_overflow(rcgc_payload(h));
-        return true;
+        return GET_OK;
+    }
+    /* A merged count of zero: the thread that took it there is about to
+     * decide the death (W3). Counting it up from zero would let us drop it
+     * to zero again and decide a second death (rcgc-stress found that:
+     * stress/repro/cancelled_death_uaf.c), so a get never does: it fails,
+     * or, when a finalizer is owed (the death will revive the object, and
+     * answering NULL now would be followed by answering it again), tells
+     * the caller to wait for the decision. Acquire: see the decrementer's
+     * word. An unmerged word may be counted from zero: its owner decides
+     * the death under this lock and sees our count (W3 step 1). */
+    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if ((v & RCGC__SHARED_MERGED) && rcgc_shared_count(v) <= 0)
+            return h->type->finalize != NULL && !(bits & RCGC_BIT_FINALIZED) ? GET_RETRY
+                                                                              : GET_DEAD;
+        /* acq_rel CAS: fails (and we look again) if a decrement or the
+         * owner's merge changed the word since we read it. */
+        if (__atomic_compare_exchange_n(&h->shared, &v, v + RCGC__SHARED_ONE, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            break;
     }
     if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED | RCGC_BIT_ESCAPED)) == RCGC_BIT_TRACKED)
         /* Release: as in nonowner_touch (cycles.md, C6). */
         __atomic_fetch_or(&h->gc_bits, RCGC_BIT_ESCAPED, __ATOMIC_RELEASE);
-    /* Relaxed: the stripe lock orders this against the death re-check. */
-    __atomic_fetch_add(&h->shared, RCGC__SHARED_ONE, __ATOMIC_RELAXED);
-    return true;
+    return GET_OK;
 }
 
 /* ==================================================================== */
@@ -180,15 +201,20 @@ int rcgc_weakref_dying(rcgc__header *h)
     pthread_mutex_lock(&s->mu);
     int outcome = RCGC_DEATH_DIES;
     if (rcgc_total_count(h) > 0) {
-        /* Acquire: the get's increment, and the MERGED bit if set. */
+        /* Only an unmerged word can be counted up from zero by a get
+         * (W2): the object died at its owner's local zero and we are the
+         * owner. Merge now, clearing the owner first (R3; release: pairs
+         * with a non-owner's acquire of the owner field), and in the same
+         * CAS add the reference our `revived` entry holds until the
+         * dealloc loop has dealt with the object: published together, no
+         * decrement can take the merged count to zero while we still
+         * decide (stress/repro/cancelled_death_uaf.c). acq_rel: publishes
+         * the merge to later decrements and sees theirs. */
+        __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
         int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
-        if (!(v & RCGC__SHARED_MERGED)) {
-            /* Died at its owner's local zero (we are the owner): merge
-             * now, clearing the owner first (R3). Release: pairs with a
-             * non-owner's acquire of the owner field. */
-            __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
-            /* acq_rel: publishes the merge to later decrements. */
-            __atomic_fetch_or(&h->shared, RCGC__SHARED_MERGED, __ATOMIC_ACQ_REL);
+        while (!__atomic_compare_exchange_n(&h->shared, &v,
+                                            (v + RCGC__SHARED_ONE) | RCGC__SHARED_MERGED, false,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         }
         outcome = RCGC_DEATH_CANCELLED;
     } else if (h->type->finalize != NULL &&
@@ -289,12 +315,23 @@ void *rcgc_weakref_get(rcgc_weakref *wr)
     rcgc_require_attached("rcgc_weakref_get", NULL);
     pthread_once(&stripes_once, stripes_init);
     struct stripe *s = stripe_of(wr->key);
-    pthread_mutex_lock(&s->mu);
-    void *p = wr->referent;
-    if (p != NULL && !try_incref_locked(rcgc__hdr(p)))
-        p = NULL;
-    pthread_mutex_unlock(&s->mu);
-    return p;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        void *p = wr->referent;
+        int r = p != NULL ? try_incref_locked(rcgc__hdr(p)) : GET_DEAD;
+        pthread_mutex_unlock(&s->mu);
+        if (r == GET_OK)
+            return p;
+        if (r == GET_DEAD)
+            return NULL;
+        /* W2: wait for the death decision, a few instructions away in the
+         * thread that took the count to zero, or pending in a merge queue:
+         * poll (that thread may be parked at a pause), drain our own queue
+         * (the entry may be ours), yield. */
+        rcgc_safepoint();
+        rcgc_drain_self();
+        sched_yield();
+    }
 }
 
 void rcgc_weakref_free(rcgc_weakref *wr)
