@@ -377,7 +377,11 @@ typedef void (*rcgc_weakref_callback)(rcgc_weakref *wr, void *arg);
 rcgc_weakref *rcgc_weakref_new(void *obj, rcgc_weakref_callback callback, void *arg);
 
 /* A new strong reference to the referent (release it with rcgc_decref),
- * or NULL once the referent is dead. NULL wr: NULL. */
+ * or NULL once the referent is dead. NULL wr: NULL. When the referent's
+ * count has just reached zero and its finalizer is still owed, the get
+ * waits for the death to be decided (a few instructions in another thread,
+ * or its merge-queue entry), reaching safepoints meanwhile: the answer is
+ * then the revived object, never NULL first and the object after. */
 void *rcgc_weakref_get(rcgc_weakref *wr);
 
 /* Frees wr; its callback, if not yet run, will not run. NULL: nothing. */
