@@ -13,8 +13,9 @@
  *
  * Lock rules (each one prevents a deadlock): a stripe lock is never held
  * while taking another; nothing between lock and unlock reaches a safepoint
- * (no allocation, no collection, no blocking region), so a thread waiting
- * for the lock never delays a pause for long; finalizers, destroy functions
+ * (no allocation, no collection, no blocking region, no rcgc_weakref_get,
+ * which may wait at safepoints), so a thread waiting for the lock never
+ * delays a pause for long; finalizers, destroy functions
  * and weak callbacks, which may run inside any decref (including one under
  * a stripe lock: a decref may drain another heap's merge queue), take only
  * the graveyard's lock, which is never held around anything else.

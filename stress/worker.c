@@ -399,16 +399,28 @@ static void op_weak(worker *w)
     wtab_replace(w, (wentry){wr, serial, l->p->id, l->p->kind});
 }
 
+/* Gets the weak reference of a random table entry. rcgc_weakref_get may
+ * wait at safepoints (rcgc.h), so no stripe lock is held across it: the
+ * entry is taken out of the table for the get (others see it empty), then
+ * put back, or freed if the entry was filled again meanwhile. */
 static void op_wget(worker *w)
 {
     wentry *e = &wtab[rnd(w, WTAB)];
     pthread_mutex_t *m = stripe_of(e);
     pthread_mutex_lock(m);
     wentry c = *e;
-    obj *p = c.wr != NULL ? rcgc_weakref_get(c.wr) : NULL;
+    *e = (wentry){NULL, 0, 0, 0};
     pthread_mutex_unlock(m);
     if (c.wr == NULL)
         return;
+    obj *p = rcgc_weakref_get(c.wr);
+    pthread_mutex_lock(m);
+    bool back = e->wr == NULL;
+    if (back)
+        *e = c;
+    pthread_mutex_unlock(m);
+    if (!back)
+        free_weak(c);
     if (p == NULL) {
         count_add(C_WEAK_NULL, 1);
         /* An object that holds no references dies only by count, and its
