@@ -49,6 +49,12 @@ pthread_mutex_t *stripe_of(const void *addr)
     return &stripes[mix64((uint64_t)(uintptr_t)addr) % NSTRIPES].mu;
 }
 
+void stripes_lock_all(void)
+{
+    for (int i = 0; i < NSTRIPES; i++)
+        pthread_mutex_lock(&stripes[i].mu);
+}
+
 /* ===================================================================== */
 /* Queues                                                                */
 /* ===================================================================== */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 options opt;
+_Atomic uint64_t driver_beat;
 
 const char *const op_names[OP_COUNT] = {
     "alloc", "store", "load", "pop", "send", "recv", "drop", "cycle", "break",
@@ -42,7 +43,7 @@ static const unsigned default_weight[OP_COUNT] = {
 
 const char *const inject_names[INJ_COUNT] = {
     "none", "extra-decref", "missing-incref", "use-after-drop", "leak",
-    "finalize-twice", "destroy-twice", "weak-dead", "weak-null-live",
+    "finalize-twice", "destroy-twice", "weak-dead", "weak-null-live", "hang",
 };
 
 enum { DEFAULT_THRESHOLD0 = 700, DEFAULT_THRESHOLD1 = 5000, DEFAULT_THRESHOLD2 = 20000 };
@@ -71,6 +72,8 @@ static void usage(FILE *f)
             "  --progress S      seconds between progress lines (default 5)\n"
             "  --verify S        seconds between whole-graph verifications, workers parked\n"
             "                    (default 10; 0: only the final one)\n"
+            "  --watchdog S      no operation and no step of the driver for S seconds is a\n"
+            "                    finding, \"hang\" (default 60; 0: off)\n"
             "  --finalize MODE   background (default): finalizers run where the library\n"
             "                    runs them; on-demand: queued, worker 0 runs them\n"
             "  --threshold0 N, --threshold1 N, --threshold2 N\n"
@@ -201,6 +204,8 @@ static void make_replay(const char *argv0)
         append(&len, " --progress %g", opt.progress_s);
     if (opt.verify_s != 10)
         append(&len, " --verify %g", opt.verify_s);
+    if (opt.watchdog_s != 60)
+        append(&len, " --watchdog %g", opt.watchdog_s);
     if (opt.on_demand)
         append(&len, " --finalize on-demand");
     if (opt.inject != INJ_NONE)
@@ -218,6 +223,7 @@ static void parse_options(int argc, char **argv)
     opt.max_live = 200000;
     opt.progress_s = 5;
     opt.verify_s = 10;
+    opt.watchdog_s = 60;
     opt.threshold[0] = DEFAULT_THRESHOLD0;
     opt.threshold[1] = DEFAULT_THRESHOLD1;
     opt.threshold[2] = DEFAULT_THRESHOLD2;
@@ -258,6 +264,8 @@ static void parse_options(int argc, char **argv)
                 bad_usage("--progress: at least 0.1, not %s", v);
         } else if (strcmp(a, "--verify") == 0) {
             opt.verify_s = parse_seconds(v, a);
+        } else if (strcmp(a, "--watchdog") == 0) {
+            opt.watchdog_s = parse_seconds(v, a);
         } else if (strncmp(a, "--threshold", 11) == 0 && a[11] >= '0' && a[11] <= '2' &&
                    a[12] == '\0') {
             opt.threshold[a[11] - '0'] = (uint32_t)parse_range(v, a, a[11] == '0', UINT32_MAX);
@@ -323,6 +331,51 @@ static uint64_t total_ops(void)
     return n;
 }
 
+/* One step of the driver, for the watchdog. */
+static void beat(void)
+{
+    /* Relaxed: a progress count, read by the watchdog only. */
+    atomic_fetch_add_explicit(&driver_beat, 1, memory_order_relaxed);
+}
+
+/* Ends the run with a "hang" finding when neither a worker nor the driver
+ * has made progress for --watchdog seconds: a deadlock (the library's, or
+ * a lock of this program held across a safepoint) or a livelock would
+ * otherwise stop the run, and a CI job, for good. Not attached: it only
+ * reads counters. */
+static void *watchdog_main(void *arg)
+{
+    (void)arg;
+    uint64_t last = UINT64_MAX;
+    double since = now_s();
+    for (;;) {
+        struct timespec nap = {0, 250000000};
+        nanosleep(&nap, NULL);
+        /* Relaxed: see beat. */
+        uint64_t p = total_ops() + atomic_load_explicit(&driver_beat, memory_order_relaxed);
+        double t = now_s();
+        if (p != last) {
+            last = p;
+            since = t;
+        } else if (t - since >= opt.watchdog_s) {
+            char per[MAX_WORKERS * 24] = "";
+            size_t len = 0;
+            for (unsigned i = 0; i < opt.threads && len < sizeof per; i++) {
+                uint64_t n = 0;
+                for (int o = 0; o < OP_COUNT; o++)
+                    /* Relaxed: a statistic. */
+                    n += atomic_load_explicit(&workers[i].ops[o], memory_order_relaxed);
+                int k = snprintf(per + len, sizeof per - len, " %llu", (unsigned long long)n);
+                len += k > 0 ? (size_t)k : 0;
+            }
+            finding("hang", 0, -1,
+                    "no worker finished an operation and the driver made no step for %.0f s "
+                    "(a deadlock or a livelock); operations per worker so far:%s",
+                    t - since, per);
+        }
+    }
+}
+
 static void get_stats(rcgc_stats *s)
 {
     memset(s, 0, sizeof *s);
@@ -374,7 +427,9 @@ static void verify_parked(double t)
             locals[n++] = workers[i].locals[j];
     char when[64];
     snprintf(when, sizeof when, "verification at %.1f s", t);
+    beat();
     uint64_t reached = verify_graph(locals, n, when);
+    beat();
     printf("[%7.1fs] verified: %llu objects reachable, every one checked, none alive beyond\n",
            t, (unsigned long long)reached);
     rcgc_blocking_begin();
@@ -392,6 +447,7 @@ static void run_workers(void)
     for (;;) {
         struct timespec nap = {0, 5000000};
         nanosleep(&nap, NULL);
+        beat();
         double t = now_s();
         /* Relaxed: flags set by workers; the joins below order the rest. */
         if (t - t0 >= opt.seconds || atomic_load_explicit(&stop_flag, memory_order_relaxed))
@@ -441,6 +497,7 @@ static unsigned final_collections(void)
 {
     drop_roots();
     for (unsigned round = 1; round <= 100; round++) {
+        beat();
         size_t freed = rcgc_collect(2);
         size_t ran = rcgc_run_finalizers();
         uint64_t resurrected = grave_drain();
@@ -512,6 +569,7 @@ static void check_stats(const rcgc_stats *base)
         get_stats(&s);
         if (s.live_objects == base->live_objects || tries == 50)
             break;
+        beat();
         rcgc_collect(2);
         struct timespec nap = {0, 10000000};
         nanosleep(&nap, NULL);
@@ -606,6 +664,12 @@ int main(int argc, char **argv)
         fatal_error("rcgc_thread_attach: %s", strerror(rc));
     graph_init();
 
+    if (opt.watchdog_s > 0) {
+        pthread_t dog;
+        if (pthread_create(&dog, NULL, watchdog_main, NULL) != 0)
+            fatal_error("cannot start the watchdog thread");
+        pthread_detach(dog);
+    }
     double t0 = now_s();
     rcgc_blocking_begin();
     run_workers();
@@ -618,13 +682,17 @@ int main(int argc, char **argv)
     rcgc_enable();
     char when[64];
     snprintf(when, sizeof when, "final verification at %.1f s", secs);
+    beat();
     uint64_t reached = verify_graph(NULL, 0, when);
     printf("[%7.1fs] verified: %llu objects reachable, every one checked, none alive beyond\n",
            secs, (unsigned long long)reached);
+    beat();
     unsigned rounds = final_collections();
+    beat();
     check_counts();
     check_weak_table();
     check_stats(&base);
+    beat();
     summary(secs, rounds);
     rcgc_gc_callback_remove(gc_callback, NULL);
     rcgc_shutdown();

@@ -226,7 +226,8 @@ extern const char *const op_names[OP_COUNT];
 
 enum inject {
     INJ_NONE, INJ_EXTRA_DECREF, INJ_MISSING_INCREF, INJ_USE_AFTER_DROP, INJ_LEAK,
-    INJ_FINALIZE_TWICE, INJ_DESTROY_TWICE, INJ_WEAK_DEAD, INJ_WEAK_NULL_LIVE, INJ_COUNT
+    INJ_FINALIZE_TWICE, INJ_DESTROY_TWICE, INJ_WEAK_DEAD, INJ_WEAK_NULL_LIVE, INJ_HANG,
+    INJ_COUNT
 };
 extern const char *const inject_names[INJ_COUNT];
 
@@ -239,6 +240,7 @@ typedef struct options {
     uint64_t max_live;
     double progress_s;
     double verify_s;
+    double watchdog_s;   /* no progress for this long: a "hang" finding */
     uint32_t threshold[3];
     int inject;
     bool on_demand;      /* --finalize on-demand: worker 0 runs the finalizers */
@@ -270,6 +272,8 @@ static inline void set_mode(obj *x, uint64_t mode)
 /* Striped locks for shared slots, by the slot's address. Never held while
  * another stripe lock is taken, never across a safepoint. */
 pthread_mutex_t *stripe_of(const void *addr);
+/* --inject-bug hang only: takes every stripe lock, for good. */
+void stripes_lock_all(void);
 
 /* The hubs: shared objects held by the driver for the whole run, whose
  * slots are the roots of the shared graph. */
@@ -351,6 +355,10 @@ void finalize_notify(void *arg);
 
 /* Frees a weak reference taken out of the table and records it. */
 void free_weak(wentry e);
+
+/* The driver's heartbeat, for the watchdog (main.c): bumped by every
+ * step of the driver, as the workers' operation counts are by theirs. */
+extern _Atomic uint64_t driver_beat;
 
 /* Parking: the driver stops every worker in a blocking region to verify
  * the graph. */

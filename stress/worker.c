@@ -570,6 +570,18 @@ static void inject_weak(worker *w, bool dead)
     rcgc_weakref_free(wr);
 }
 
+/* A deadlock: takes every stripe lock and keeps them, running, so that
+ * the other workers stop at their next locked slot and pauses wait for
+ * them. Only the watchdog ends the run. */
+static _Noreturn void inject_hang(void)
+{
+    stripes_lock_all();
+    for (;;) {
+        struct timespec t = {1, 0};
+        nanosleep(&t, NULL);
+    }
+}
+
 static void inject(worker *w)
 {
     obj *c, *x;
@@ -628,6 +640,10 @@ static void inject(worker *w)
     case INJ_WEAK_DEAD:
     case INJ_WEAK_NULL_LIVE:
         inject_weak(w, opt.inject == INJ_WEAK_DEAD);
+        break;
+    case INJ_HANG:
+        printf("rcgc-stress: injecting hang: every stripe lock held for good\n");
+        inject_hang();
         break;
     default:
         break;
