@@ -344,6 +344,10 @@ typedef struct rcgc_stats {
     uint64_t threads_attached;   /* now */
     uint64_t heaps;              /* thread heaps ever made (reused ones count once) */
     rcgc_gen_stats gen[3];
+    /* Automatic young collections skipped because no store since the
+     * previous one could have closed a cycle among the objects they would
+     * have examined (docs/design/cycles.md, C13). */
+    uint64_t young_skipped;
 } rcgc_stats;
 
 void rcgc_get_stats(rcgc_stats *out);

@@ -147,9 +147,10 @@ void rcgc_heap_check(const char *call, const rcgc__heap *heap)
     int tok = atomic_load_explicit(&heap->own_lock, memory_order_relaxed);
     if (tok != 0 && tok != 1)
         rcgc_fatal(call, NULL, "internal: heap %u has token %d", heap->id, tok);
-    if (heap->young_n > heap->young_cap || (heap->young == NULL) != (heap->young_cap == 0))
-        rcgc_fatal(call, NULL, "internal: heap %u young table %u of %u", heap->id,
-                   heap->young_n, heap->young_cap);
+    if (heap->young_n > heap->young_cap || (heap->young == NULL) != (heap->young_cap == 0) ||
+        heap->aged_n > heap->young_n)
+        rcgc_fatal(call, NULL, "internal: heap %u young table %u of %u (%u aged)", heap->id,
+                   heap->young_n, heap->young_cap, heap->aged_n);
     if (heap->old_n > RCGC_OLD_BUF)
         rcgc_fatal(call, NULL, "internal: heap %u report buffer holds %u", heap->id,
                    heap->old_n);

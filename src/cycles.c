@@ -311,6 +311,9 @@ static void report_garbage(rcgc__header **g, uint32_t m)
  * normal paths: a merge moves them out, a death by count removes them. */
 static void young_retrack(rcgc__heap *self, rcgc__header **g, uint32_t m)
 {
+    /* C13: they come back with their old edges (cycles among them): the
+     * next young collections must not be skipped. */
+    rcgc__tls_self.young_upward = 3;
     for (uint32_t i = 0; i < m; i++)
         if (rcgc_young_add(self, g[i]) != 0)
             rcgc_old_adopt(&g[i], 1, 1);
@@ -876,7 +879,7 @@ static size_t gather_everything(rcgc__heap *self)
 size_t rcgc_collect_old(rcgc__heap *self, int generation)
 {
     if (generation == 1) {
-        size_t freed = rcgc_collect_young(self);
+        size_t freed = rcgc_collect_young(self, true);
         return freed + request(RCGC_REQ_GEN1, NULL);
     }
     size_t freed = gather_everything(self);

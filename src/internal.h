@@ -167,6 +167,7 @@ typedef struct rcgc_heap_stats {
     _Atomic uint64_t finalized;
     _Atomic uint64_t merges;
     _Atomic uint64_t queued;
+    _Atomic uint64_t young_skipped;
 } rcgc_heap_stats;
 
 /* The small-object allocator's state of one heap, per size class
@@ -226,6 +227,13 @@ typedef struct rcgc__heap {
      * grows while they find almost nothing and falls back to 0 when they
      * find garbage (cycles.md, C11). */
     uint32_t young_shift;
+    /* Young survivors age once before promotion (cycles.md, C12): the
+     * table's first aged_n entries survived a young collection and are not
+     * examined again until aged_n reaches threshold0 << (RCGC_AGED_SHIFT +
+     * aged_shift), when a full young collection promotes what survives;
+     * aged_shift grows while those find little garbage. */
+    uint32_t aged_n;
+    uint32_t aged_shift;
 
     /* Promotions and deaths of old objects reported by this thread, sent
      * to the collector's inbox in batches (cycles.md, C1). Token holder
@@ -408,8 +416,7 @@ int rcgc_young_add(rcgc__heap *heap, rcgc__header *h);
 void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h);
 void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h);
 void rcgc_young_promote_all(rcgc__heap *heap);
-size_t rcgc_young_collect(rcgc__heap *heap);
-size_t rcgc_collect_young(rcgc__heap *heap);
+size_t rcgc_collect_young(rcgc__heap *heap, bool full);
 
 /* cycles.c */
 void rcgc_old_adopt(rcgc__header **objs, size_t n, int gen);
@@ -434,6 +441,9 @@ void rcgc_collector_wake(void);
 #define RCGC_DEFAULT_THRESHOLD1 20000u
 #define RCGC_DEFAULT_THRESHOLD2 100000u
 #define RCGC_YOUNG_MAX_SHIFT 4u /* young collections back off to threshold0 << 4 */
+#define RCGC_AGED_SHIFT 5u      /* full young collection at threshold0 << 5 aged (C12) */
+#define RCGC_AGED_MAX_SHIFT 6u  /* ... backing off to threshold0 << 11 */
+#define RCGC_AGED_PROMOTE_SHIFT 8u /* without trial: to << 13, then promote (C13) */
 
 /* Test-only hooks at phase boundaries of the collectors (cycles.md, C10).
  * A test installs a function with rcgc_set_test_hook; unset, a hook costs

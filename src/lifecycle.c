@@ -233,6 +233,6 @@ size_t rcgc_collect(int generation)
         return 0;
     }
     if (generation == 0)
-        return rcgc_collect_young(self);
+        return rcgc_collect_young(self, true);
     return rcgc_collect_old(self, generation);
 }

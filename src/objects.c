@@ -42,10 +42,11 @@ void *rcgc_alloc(const rcgc_type *type, size_t size)
     /* Young collection, at this safepoint, before the new object exists
      * (cycles.md, C1). Not from inside a collection's own reclaim. */
     if (type->traverse != NULL &&
-        heap->young_n >= (atomic_load_explicit(&rcgc_world.threshold[0], memory_order_relaxed)
-                          << heap->young_shift) &&
+        heap->young_n - heap->aged_n >=
+            (atomic_load_explicit(&rcgc_world.threshold[0], memory_order_relaxed)
+             << heap->young_shift) &&
         atomic_load_explicit(&rcgc_world.gc_enabled, memory_order_relaxed) && !heap->in_young)
-        rcgc_collect_young(heap);
+        rcgc_collect_young(heap, false);
     /* O9: the object is an allocation point of its own (a fault injection
      * build can fail it even when no malloc call is made for it). */
     if (size > SIZE_MAX - sizeof(rcgc__header) - 64 || rcgc_fault_fail()) {
@@ -85,6 +86,7 @@ void *rcgc_alloc(const rcgc_type *type, size_t size)
      * the receiver pairs with an acquire (O4). */
     rcgc_stat_add(&heap->stats.allocated, 1);
     rcgc_stat_add(&heap->stats.alloc_bytes, got);
+    rcgc__tls_self.last_alloc = rcgc_payload(h); /* C13 */
     return rcgc_payload(h);
 }
 
@@ -282,7 +284,9 @@ static size_t dealloc_loop(rcgc__heap *heap)
             __atomic_store_n(&h->shared, 0, __ATOMIC_RELAXED);
             __atomic_store_n(&h->owner, heap->id, __ATOMIC_RELAXED);
             /* A young object left its table when it died: it comes back
-             * to this thread's young generation (C1). */
+             * to this thread's young generation (C1), with its old edges,
+             * so the next young collections are not skipped (C13). */
+            rcgc__tls_self.young_upward = 3;
             if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED)) == RCGC_BIT_TRACKED &&
                 rcgc_young_add(heap, h) != 0)
                 rcgc_old_adopt(&h, 1, 1);

@@ -36,6 +36,7 @@ void rcgc_get_stats(rcgc_stats *out)
             s.finalized += get(&h->stats.finalized);
             s.merges += get(&h->stats.merges);
             s.queued += get(&h->stats.queued);
+            s.young_skipped += get(&h->stats.young_skipped);
         }
         s.heaps = rcgc_world.nheaps;
         s.pauses = rcgc_world.pauses;

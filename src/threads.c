@@ -17,7 +17,7 @@
 #include <sched.h>
 #include <stdlib.h>
 
-__thread rcgc__tls rcgc__tls_self RCGC__TLS_IE = {RCGC__NO_HEAP, 0, NULL};
+__thread rcgc__tls rcgc__tls_self RCGC__TLS_IE = {RCGC__NO_HEAP, 0, NULL, NULL, 3};
 
 /* ==================================================================== */
 /* The heap table                                                        */
@@ -136,6 +136,9 @@ static void attach_finish(rcgc__heap *heap)
 {
     rcgc__tls_self.heap = heap;
     rcgc__tls_self.heap_id = heap->id;
+    /* C13: nothing known of the adopted heap's young objects' edges. */
+    rcgc__tls_self.last_alloc = NULL;
+    rcgc__tls_self.young_upward = 3;
     heap->in_blocking = false;
     pthread_setspecific(rcgc_world.key, heap);
     rcgc_enter_running(heap);

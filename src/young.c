@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* ==================================================================== */
 /* The young table                                                      */
@@ -29,16 +30,28 @@ static inline void gauge(rcgc__heap *heap)
     atomic_store_explicit(&heap->young_gauge, heap->young_n, memory_order_relaxed);
 }
 
+/* Room for `more` entries in the young table. */
+static bool reserve(rcgc__heap *heap, uint32_t more)
+{
+    if (heap->young_cap - heap->young_n >= more)
+        return true;
+    uint64_t cap = heap->young_cap ? heap->young_cap : 256;
+    while (cap - heap->young_n < more)
+        cap *= 2;
+    if (cap > UINT32_MAX / 2)
+        return false;
+    rcgc__header **a = realloc(heap->young, cap * sizeof *a);
+    if (a == NULL)
+        return false;
+    heap->young = a;
+    heap->young_cap = (uint32_t)cap;
+    return true;
+}
+
 int rcgc_young_add(rcgc__heap *heap, rcgc__header *h)
 {
-    if (heap->young_n == heap->young_cap) {
-        uint32_t cap = heap->young_cap ? heap->young_cap * 2 : 256;
-        rcgc__header **a = realloc(heap->young, cap * sizeof *a);
-        if (a == NULL)
-            return ENOMEM;
-        heap->young = a;
-        heap->young_cap = cap;
-    }
+    if (heap->young_n == heap->young_cap && !reserve(heap, 1))
+        return ENOMEM;
     h->gc_index = heap->young_n;
     heap->young[heap->young_n++] = h;
     gauge(heap);
@@ -56,9 +69,22 @@ void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h)
         return;
     if (rcgc_world.config.checks >= 2 && (i >= heap->young_n || heap->young[i] != h))
         rcgc_fatal("rcgc (internal)", rcgc_payload(h), "young table corrupt");
-    rcgc__header *last = heap->young[--heap->young_n];
-    heap->young[i] = last;
-    last->gc_index = i;
+    /* C12: the aged entries stay a prefix. An aged hole takes the last
+     * aged entry, whose place (now the hole) takes the table's last one. */
+    uint32_t hole = i;
+    if (i < heap->aged_n) {
+        uint32_t a = --heap->aged_n;
+        if (a != i) {
+            heap->young[i] = heap->young[a];
+            heap->young[i]->gc_index = i;
+        }
+        hole = a;
+    }
+    uint32_t last = --heap->young_n;
+    if (hole != last) {
+        heap->young[hole] = heap->young[last];
+        heap->young[hole]->gc_index = hole;
+    }
     h->gc_index = RCGC_NO_INDEX;
     gauge(heap);
 }
@@ -81,6 +107,7 @@ void rcgc_young_promote_all(rcgc__heap *heap)
         heap->young[i]->gc_index = RCGC_NO_INDEX;
     rcgc_old_adopt(heap->young, heap->young_n, 1);
     heap->young_n = 0;
+    heap->aged_n = 0;
     gauge(heap);
 }
 
@@ -106,27 +133,99 @@ static bool young_root(rcgc__header *h)
     return __atomic_load_n(&h->owner, __ATOMIC_RELAXED) != rcgc__tls_self.heap_id;
 }
 
-/* Collects the calling thread's own young generation. */
-size_t rcgc_young_collect(rcgc__heap *heap)
+/* The aged count at which the next young collection is a full one (C12). */
+static uint32_t aged_limit(const rcgc__heap *heap)
+{
+    /* Relaxed: a tunable. */
+    uint64_t t0 = atomic_load_explicit(&rcgc_world.threshold[0], memory_order_relaxed);
+    /* C13: past RCGC_AGED_MAX_SHIFT only while the full collections are
+     * free of trial deletion. */
+    uint32_t shift = heap->aged_shift;
+    if ((rcgc__tls_self.young_upward & 2) && shift > RCGC_AGED_MAX_SHIFT)
+        shift = RCGC_AGED_MAX_SHIFT;
+    uint64_t lim = t0 << (RCGC_AGED_SHIFT + shift);
+    return lim > UINT32_MAX ? UINT32_MAX : (uint32_t)lim;
+}
+
+/* Collects the calling thread's own young generation: the objects young
+ * since the last collection (a minor one), or all of them, aged included,
+ * when `full` or when the aged ones reached their limit (C12). */
+static size_t young_collect(rcgc__heap *heap, bool full)
 {
     rcgc_drain_self();
-    if (heap->young_n == 0)
+    if (heap->young_n == 0) {
+        /* C13: no young object, so no edge among young objects yet. */
+        rcgc__tls_self.young_upward = 0;
         return 0;
+    }
+    if (!full && heap->young_n == heap->aged_n)
+        return 0;
+    if (!full) {
+        uint32_t upward = rcgc__tls_self.young_upward;
+        if (heap->aged_n >= aged_limit(heap)) {
+            if (upward & 2) {
+                full = true;
+            } else if (heap->aged_shift < RCGC_AGED_PROMOTE_SHIFT) {
+                /* C13: no store since the last full collection made an edge
+                 * that can close a cycle among the young objects: a full
+                 * collection would free nothing. They stay, aged, and the
+                 * next full collection is twice as far. */
+                heap->aged_shift++;
+                heap->aged_n = heap->young_n;
+                rcgc_stat_add(&heap->stats.young_skipped, 1);
+                return 0;
+            } else {
+                /* ... until the limit: then they are promoted without
+                 * trial deletion, so that the background collector sees
+                 * them for cycles through older objects (C13). */
+                heap->aged_shift = 0;
+                rcgc_young_promote_all(heap);
+                rcgc_old_flush(heap);
+                rcgc_stat_add(&heap->stats.young_skipped, 1);
+                return 0;
+            }
+        } else if (!(upward & 1)) {
+            /* C13: no edge that can close a cycle among the objects young
+             * since the last collection: trial deletion would free none of
+             * them, so they age without it. */
+            heap->aged_n = heap->young_n;
+            rcgc_stat_add(&heap->stats.young_skipped, 1);
+            return 0;
+        }
+    }
     uint64_t t0 = rcgc_now_ns();
     /* User code first (callbacks, the test hook): it may allocate or free.
      * Only then is the table taken and its size read. */
     rcgc_gc_notify(RCGC_GC_START, 0, heap->young_n, 0, 0, 0);
     rcgc_test_hook(RCGC_HOOK_YOUNG_START, heap);
-    uint32_t n = heap->young_n;
+    uint32_t base = full ? 0 : heap->aged_n;
+    uint32_t n = heap->young_n - base;
     if (n == 0)
         return 0;
 
-    /* Take the table: survivors and garbage leave it below, and whatever
-     * user code runs afterwards (destroy, finalize) sees a fresh one. */
-    rcgc__header **objs = heap->young;
-    heap->young = NULL;
-    heap->young_n = heap->young_cap = 0;
+    /* Take the examined part of the table: survivors and garbage leave it
+     * below, and whatever user code runs afterwards (destroy, finalize)
+     * sees a table without them. */
+    rcgc__header **objs;
+    if (base == 0) {
+        objs = heap->young;
+        heap->young = NULL;
+        heap->young_n = heap->young_cap = 0;
+        heap->aged_n = 0;
+    } else {
+        objs = malloc(n * sizeof *objs);
+        if (objs == NULL) {
+            /* No memory to collect with: age them (always safe, C12). */
+            heap->aged_n = heap->young_n;
+            return 0;
+        }
+        memcpy(objs, heap->young + base, n * sizeof *objs);
+        heap->young_n = base;
+    }
     gauge(heap);
+    /* C13: the flags cover edges made from here on, among objects young
+     * from here on. */
+    rcgc__tls_self.young_upward &= full ? 0u : 2u;
 
     rcgc_trial t;
     if (!rcgc_trial_init(&t, objs, n, false)) {
@@ -154,7 +253,7 @@ size_t rcgc_young_collect(rcgc__heap *heap)
             }
     }
 
-    /* Partition: survivors to the front (promoted), garbage to the back. */
+    /* Partition: survivors to the front, garbage to the back. */
     uint32_t live = 0;
     for (uint32_t i = 0; i < n; i++) {
         objs[i]->gc_index = RCGC_NO_INDEX;
@@ -165,7 +264,16 @@ size_t rcgc_young_collect(rcgc__heap *heap)
         }
     }
     rcgc_trial_free(&t);
-    if (live > 0) {
+    if (live > 0 && !full && reserve(heap, live)) {
+        /* A minor collection: the survivors stay, aged (C12). Whatever user
+         * code allocated since the table was taken ages with them. */
+        for (uint32_t i = 0; i < live; i++) {
+            objs[i]->gc_index = heap->young_n;
+            heap->young[heap->young_n++] = objs[i];
+        }
+        heap->aged_n = heap->young_n;
+        gauge(heap);
+    } else if (live > 0) {
         rcgc_old_adopt(objs, live, 1);
         rcgc_old_flush(heap); /* the survivors reach the inbox as one batch */
     }
@@ -176,8 +284,15 @@ size_t rcgc_young_collect(rcgc__heap *heap)
      * threshold0. Objects that die by count before a collection cost it
      * nothing, so when survivors dominate (a program building large
      * acyclic structures), collecting less often saves examining and
-     * promoting objects that would have died anyway. */
-    if (n >= 64 && (uint64_t)(n - live) * 8 < n) {
+     * promoting objects that would have died anyway. C12: the same rule
+     * spaces the full collections that promote the aged objects. */
+    bool little = n >= 64 && (uint64_t)(n - live) * 8 < n;
+    if (full) {
+        if (!little)
+            heap->aged_shift = 0;
+        else if (heap->aged_shift < RCGC_AGED_MAX_SHIFT)
+            heap->aged_shift++;
+    } else if (little) {
         if (heap->young_shift < RCGC_YOUNG_MAX_SHIFT)
             heap->young_shift++;
     } else {
@@ -192,15 +307,15 @@ size_t rcgc_young_collect(rcgc__heap *heap)
     return freed;
 }
 
-/* Entry point for automatic and explicit young collections: not
- * re-entered from the reclaim of a collection (destroy or finalize
- * allocating). */
-size_t rcgc_collect_young(rcgc__heap *heap)
+/* Entry point for automatic (minor, unless the aged objects are due) and
+ * explicit (full) young collections: not re-entered from the reclaim of a
+ * collection (destroy or finalize allocating). */
+size_t rcgc_collect_young(rcgc__heap *heap, bool full)
 {
     if (heap->in_young)
         return 0;
     heap->in_young = true;
-    size_t freed = rcgc_young_collect(heap);
+    size_t freed = young_collect(heap, full);
     heap->in_young = false;
     return freed;
 }

@@ -272,7 +272,7 @@ static inline void set_mode(obj *x, uint64_t mode)
 /* Striped locks for shared slots, by the slot's address. Never held while
  * another stripe lock is taken, never across a safepoint. */
 pthread_mutex_t *stripe_of(const void *addr);
-/* --inject-bug hang only: takes every stripe lock, for good. */
+/* --inject-bug hang only: takes a quarter of the stripe locks, for good. */
 void stripes_lock_all(void);
 
 /* The hubs: shared objects held by the driver for the whole run, whose

@@ -570,9 +570,9 @@ static void inject_weak(worker *w, bool dead)
     rcgc_weakref_free(wr);
 }
 
-/* A deadlock: takes every stripe lock and keeps them, running, so that
- * the other workers stop at their next locked slot and pauses wait for
- * them. Only the watchdog ends the run. */
+/* A deadlock: takes a quarter of the stripe locks and keeps them, running,
+ * so that the other workers stop at their next locked slot and pauses wait
+ * for them. Only the watchdog ends the run. */
 static _Noreturn void inject_hang(void)
 {
     stripes_lock_all();
@@ -642,7 +642,7 @@ static void inject(worker *w)
         inject_weak(w, opt.inject == INJ_WEAK_DEAD);
         break;
     case INJ_HANG:
-        printf("rcgc-stress: injecting hang: every stripe lock held for good\n");
+        printf("rcgc-stress: injecting hang: stripe locks held for good\n");
         inject_hang();
         break;
     default:

@@ -444,6 +444,116 @@ static void test_regressions(void)
     CHECK_EQ(destroyed - before, 300);
 }
 
+/* A list of n nodes, each new node holding the previous one: every store
+ * goes into the latest allocation (docs/design/cycles.md, C13). */
+static node *chain(long n)
+{
+    node *head = NULL;
+    for (long i = 0; i < n; i++) {
+        node *x = node_new(i);
+        if (head != NULL) {
+            rcgc_store(x, &x->a, head);
+            rcgc_decref(head);
+        }
+        head = x;
+    }
+    return head;
+}
+
+/* A complete binary tree built bottom-up (2^(d+1) - 1 nodes). */
+static node *tree(int d)
+{
+    node *x;
+    if (d == 0)
+        return node_new(0);
+    node *l = tree(d - 1), *r = tree(d - 1);
+    x = node_new(d);
+    rcgc_store(x, &x->a, l);
+    rcgc_decref(l);
+    rcgc_store(x, &x->b, r);
+    rcgc_decref(r);
+    return x;
+}
+
+static rcgc_stats stats_now(void)
+{
+    rcgc_stats s = {.size = sizeof s};
+    rcgc_get_stats(&s);
+    return s;
+}
+
+/* C12 and C13: survivors of a young collection age in the young table;
+ * automatic young collections are skipped while no store could have closed
+ * a cycle; a store into an older object, or of an object into itself, makes
+ * the next one run; explicit collections always examine everything. */
+static void test_young_aging(void)
+{
+    uint32_t t0 = rcgc_get_threshold(0);
+    rcgc_collect(2);
+    rcgc_collect(0); /* nothing young: the edge flags are clear */
+    CHECK_EQ(rcgc_get_count(0), 0);
+    CHECK_EQ(rcgc_set_threshold(0, 64), 0);
+    long before = destroyed;
+    rcgc_stats s0 = stats_now();
+
+    /* Built bottom-up: only edges from newer to older objects. Every
+     * automatic young collection is skipped; all 8191 stay young. */
+    node *t = tree(12);
+    rcgc_stats s1 = stats_now();
+    CHECK_EQ(s1.gen[0].collections - s0.gen[0].collections, 0);
+    CHECK_EQ(s1.gen[0].examined - s0.gen[0].examined, 0);
+    CHECK(s1.young_skipped > s0.young_skipped);
+    CHECK_EQ(rcgc_get_count(0), 8191);
+    rcgc_decref(t);
+    CHECK_EQ(destroyed - before, 8191);
+    CHECK_EQ(rcgc_get_count(0), 0);
+
+    /* A ring stores into older nodes: the next automatic young collection
+     * (at 64 << 4 new objects at most) runs and frees it. */
+    before = destroyed;
+    rcgc_decref(ring(3, 0));
+    node *c1 = chain(64 << 4);
+    CHECK_EQ(destroyed - before, 3);
+    /* Into itself, in the latest allocation: a cycle too. */
+    node *self = node_new(0);
+    rcgc_store(self, &self->a, self);
+    rcgc_decref(self);
+    node *c2 = chain(64 << 4);
+    CHECK_EQ(destroyed - before, 4);
+
+    /* A live ring survives an automatic collection and ages; dropped, it
+     * is garbage among aged objects, which the next automatic (minor)
+     * collections do not examine, and an explicit one does. */
+    node *r = ring(3, 1);
+    node *c3 = chain(64 << 4);
+    CHECK_EQ(destroyed - before, 4);
+    rcgc_decref(r);
+    s0 = stats_now();
+    node *c4 = chain(64 << 4); /* downward only: skipped */
+    s1 = stats_now();
+    CHECK_EQ(destroyed - before, 4);
+    CHECK_EQ(s1.gen[0].examined - s0.gen[0].examined, 0);
+    uint32_t young = rcgc_get_count(0);
+    CHECK_EQ(rcgc_collect(0), 3);
+    CHECK_EQ(destroyed - before, 7);
+    CHECK_EQ(rcgc_get_count(0), 0); /* the explicit one promoted the rest */
+    CHECK_EQ(young, 3 + 4 * (64 << 4));
+
+    /* Without trial deletion, aged objects stay young until threshold0 <<
+     * 13 of them, then are promoted (C13). */
+    before = destroyed;
+    node *big = chain((64 << 13) + 4096);
+    CHECK(rcgc_get_count(0) < (64 << 13));
+    rcgc_decref(big);
+    rcgc_decref(c1);
+    rcgc_decref(c2);
+    rcgc_decref(c3);
+    rcgc_decref(c4);
+    rcgc_collect(2);
+    CHECK_EQ(destroyed - before, (64 << 13) + 4096 + 4 * (64 << 4));
+    CHECK_EQ(rcgc_set_threshold(0, t0), 0);
+}
+
 int main(void)
 {
     test_init();
@@ -454,6 +564,7 @@ int main(void)
     test_cycle_finalizers();
     test_control();
     test_regressions();
+    test_young_aging();
     rcgc_collect(2);
     CHECK_EQ(live_objects(), 0);
     rcgc_shutdown();

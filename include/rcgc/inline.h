@@ -79,11 +79,17 @@ typedef struct rcgc__header {
  * published at attach, see safepoints.md S2), cleared by the thread itself.
  * initial-exec TLS: one %fs-relative load, no __tls_get_addr call; the
  * library must therefore not be dlopen()ed after start-up by a process that
- * has exhausted glibc's static TLS reserve (it is tiny: 16 bytes). */
+ * has exhausted glibc's static TLS reserve (it is small: 32 bytes). */
 typedef struct rcgc__tls {
     uint32_t heap_id;
     uint32_t pending;
     struct rcgc__heap *heap;
+    /* The thread's latest rcgc_alloc result, and whether a store made an
+     * edge that may close a cycle among the thread's young objects since
+     * its last young collection (bit 0) and since its last full one (bit
+     * 1) (cycles.md, C13). The thread's own. */
+    const void *last_alloc;
+    uint32_t young_upward;
 } rcgc__tls;
 
 #define RCGC__NO_HEAP UINT32_MAX
@@ -206,8 +212,13 @@ static inline void *rcgc_load(void *const *slot)
 static inline void rcgc_store(void *obj, void **slot, void *value)
 {
     /* The container needs no barrier bit: a young collection is kept sound
-     * by the counts of the values moved (cycles.md, C6). */
-    (void)obj;
+     * by the counts of the values moved (cycles.md, C6). C13: a store into
+     * anything but the thread's latest allocation (or of an object into
+     * itself) may make an edge from an older object to a newer one, and
+     * only such edges close cycles; it tells the next young collection
+     * that it has work. Plain thread-local accesses. */
+    if (value != NULL && (obj != rcgc__tls_self.last_alloc || value == obj))
+        rcgc__tls_self.young_upward = 3;
     rcgc_incref(value);
     /* Exchange, release: two threads storing into one slot each release
      * exactly the value they replaced (no double decref), and a thread that
