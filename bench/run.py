@@ -930,8 +930,11 @@ the full one ends (one collector thread). So the longest pause grows with
 the heap after all, through the detection time. Even when the mutator drops
 every ring at once (the all-young row above), the ring under construction
 when a young collection runs is promoted and dies old, so old garbage still
-accumulates, only slower. (The gathering pause of `rcgc_collect(2)` is
-short: it promotes young generations of at most threshold0 objects.) **Proposed changes:** (a)
+accumulates, only slower. Since cycles.md C12/C13 a thread's young table can
+hold millions of aged objects; `rcgc_collect(2)` promotes the caller's own
+before its gathering pause (the list shape's 5M build pause was 101 ms
+when the pause did it), but other threads' tables are still promoted
+inside the pause, one object at a time. **Proposed changes:** (a)
 src/cycles.c `confirm`: confirm in slices: split the candidate set into
 connected groups (trial deletion already yields them: the unreached
 subgraph) and confirm a bounded number of objects per pause (for instance
@@ -939,7 +942,11 @@ subgraph) and confirm a bounded number of objects per pause (for instance
 a mutator touched between slices is simply re-examined; (b) let generation-1
 collections run between the slices of a long full detection (or run full
 detection incrementally), so that young-old garbage is confirmed in small
-batches instead of waiting for the full pass to end.""",
+batches instead of waiting for the full pass to end; (c) src/cycles.c
+`gather_everything`: hand each stopped thread's young table to the
+collector whole (one pointer) and set the generation bits after the pause,
+or have each running thread promote its own table at the safepoint where
+it notices the request, before it parks.""",
     "slowdown": """Two parts, told apart by the mutator thread's CPU time (last column of
 the table). (1) CPU time lost to the collector: while detection runs, the
 collector walks every live header and slot and a side hash map larger than
