@@ -857,8 +857,7 @@ static size_t gather_everything(rcgc__heap *self)
     /* The caller's own young generation needs no pause: it is promoted
      * before it, as a detach does (C12: a thread's aged objects can be
      * millions, which the pause would otherwise promote one by one). */
-    rcgc_young_promote_all(self);
-    rcgc_old_flush(self);
+    rcgc_young_promote_polling(self);
     rcgc__header *dead = NULL;
     uint64_t t0 = rcgc_now_ns();
     rcgc_pause_begin();

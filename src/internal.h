@@ -416,6 +416,9 @@ int rcgc_young_add(rcgc__heap *heap, rcgc__header *h);
 void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h);
 void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h);
 void rcgc_young_promote_all(rcgc__heap *heap);
+/* The calling thread's own table, from its end, with safepoints between
+ * steps (C13): for promotions outside a pause. */
+void rcgc_young_promote_polling(rcgc__heap *heap);
 size_t rcgc_collect_young(rcgc__heap *heap, bool full);
 
 /* cycles.c */
@@ -442,7 +445,7 @@ void rcgc_collector_wake(void);
 #define RCGC_DEFAULT_THRESHOLD2 100000u
 #define RCGC_YOUNG_MAX_SHIFT 4u /* young collections back off to threshold0 << 4 */
 #define RCGC_AGED_SHIFT 5u      /* full young collection at threshold0 << 5 aged (C12) */
-#define RCGC_AGED_MAX_SHIFT 6u  /* ... backing off to threshold0 << 11 */
+#define RCGC_AGED_MAX_SHIFT 0u  /* with trial deletion: no back-off (C12) */
 #define RCGC_AGED_PROMOTE_SHIFT 8u /* without trial: to << 13, then promote (C13) */
 
 /* Test-only hooks at phase boundaries of the collectors (cycles.md, C10).

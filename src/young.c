@@ -111,6 +111,24 @@ void rcgc_young_promote_all(rcgc__heap *heap)
     gauge(heap);
 }
 
+/* Promotes the whole table from its end, a few thousand entries at a
+ * time, reaching a safepoint between them: millions of aged objects must
+ * not hold up a pause (C13). Between the steps the table is consistent, so
+ * what the safepoint runs (a drain, a death) may use it. */
+void rcgc_young_promote_polling(rcgc__heap *heap)
+{
+    while (heap->young_n > 0) {
+        uint32_t k = heap->young_n < 4096 ? heap->young_n : 4096;
+        rcgc_old_adopt(heap->young + heap->young_n - k, k, 1);
+        heap->young_n -= k;
+        if (heap->aged_n > heap->young_n)
+            heap->aged_n = heap->young_n;
+        gauge(heap);
+        rcgc_old_flush(heap);
+        rcgc_safepoint();
+    }
+}
+
 /* ==================================================================== */
 /* Young collection                                                      */
 /* ==================================================================== */
@@ -179,8 +197,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
                  * trial deletion, so that the background collector sees
                  * them for cycles through older objects (C13). */
                 heap->aged_shift = 0;
-                rcgc_young_promote_all(heap);
-                rcgc_old_flush(heap);
+                rcgc_young_promote_polling(heap);
                 rcgc_stat_add(&heap->stats.young_skipped, 1);
                 return 0;
             }
@@ -288,10 +305,9 @@ static size_t young_collect(rcgc__heap *heap, bool full)
      * spaces the full collections that promote the aged objects. */
     bool little = n >= 64 && (uint64_t)(n - live) * 8 < n;
     if (full) {
-        if (!little)
-            heap->aged_shift = 0;
-        else if (heap->aged_shift < RCGC_AGED_MAX_SHIFT)
-            heap->aged_shift++;
+        /* C12: no back-off for full collections with trial deletion
+         * (RCGC_AGED_MAX_SHIFT), which do not poll safepoints. */
+        heap->aged_shift = 0;
     } else if (little) {
         if (heap->young_shift < RCGC_YOUNG_MAX_SHIFT)
             heap->young_shift++;
