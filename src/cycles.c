@@ -536,12 +536,118 @@ static uint32_t confirm(rcgc__header **cand, uint32_t nc)
     rcgc_weakref_clear_set(cand, m, &pending);
     rcgc_pause_end();
     uint64_t t1 = rcgc_now_ns();
-    col.last_pause_ns = t1 - t0;
+    if (t1 - t0 > col.last_pause_ns)
+        col.last_pause_ns = t1 - t0; /* the longest slice's (C14) */
     rcgc_trace_span("time to safepoint", t0, stopped, nc, 0);
     rcgc_trace_span("pause: confirm", stopped, t1, nc, m);
     rcgc_finq_callbacks(pending);
     rcgc_trial_free(&t);
     return m;
+}
+
+/* Copies a generation table (millions of entries: tens of milliseconds
+ * with the page faults of a fresh array) with a safepoint every 64K
+ * entries, so that a pause never waits for the copy (C8). */
+static void copy_polling(rcgc__header **dst, rcgc__header *const *src, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i += 65536) {
+        uint32_t k = n - i < 65536 ? n - i : 65536;
+        memcpy(dst + i, src + i, k * sizeof *dst);
+        rcgc_safepoint();
+    }
+}
+
+/* C14: slices for confirmation. The candidates are grouped by the
+ * connected components of the references among them (union-find over a
+ * private map, read concurrently like detection, C5), and the components
+ * packed, in order, into slices of at most RCGC_CONFIRM_SLICE objects; a
+ * larger component is a slice of its own. Reorders `cand` so that each
+ * slice is contiguous; returns the number of slices, their ends in
+ * *ends (malloc'ed). On no memory: one slice, the whole set. */
+typedef struct {
+    rcgc_ptrmap map;
+    uint32_t *parent;
+    uint32_t i;
+} slicer;
+
+static uint32_t find_root(uint32_t *parent, uint32_t i)
+{
+    while (parent[i] != i) {
+        parent[i] = parent[parent[i]]; /* path halving */
+        i = parent[i];
+    }
+    return i;
+}
+
+static void slice_visit(void **slot, void *ctx)
+{
+    slicer *s = ctx;
+    uint32_t j = rcgc_ptrmap_get(&s->map, rcgc_slot_get(slot));
+    if (j == UINT32_MAX)
+        return;
+    uint32_t a = find_root(s->parent, s->i), b = find_root(s->parent, j);
+    if (a != b)
+        s->parent[a < b ? b : a] = a < b ? a : b;
+}
+
+static uint32_t slice_candidates(rcgc__header **cand, uint32_t nc, uint32_t **ends)
+{
+    *ends = malloc(sizeof **ends);
+    if (*ends == NULL)
+        fatal_oom("confirmation slices");
+    (*ends)[0] = nc;
+    if (nc <= RCGC_CONFIRM_SLICE)
+        return 1;
+    slicer s = {.parent = malloc(nc * sizeof *s.parent)};
+    uint32_t *count = calloc(nc, sizeof *count);
+    rcgc__header **sorted = malloc(nc * sizeof *sorted);
+    uint32_t *e = malloc(nc * sizeof *e);
+    if (s.parent == NULL || count == NULL || sorted == NULL || e == NULL ||
+        !rcgc_ptrmap_init(&s.map, nc)) {
+        free(s.parent);
+        free(count);
+        free(sorted);
+        free(e);
+        rcgc_ptrmap_free(&s.map);
+        return 1;
+    }
+    for (uint32_t i = 0; i < nc; i++) {
+        rcgc_ptrmap_put(&s.map, rcgc_payload(cand[i]), i);
+        s.parent[i] = i;
+    }
+    for (s.i = 0; s.i < nc; s.i++) {
+        rcgc__header *h = cand[s.i];
+        h->type->traverse(rcgc_payload(h), slice_visit, &s);
+        poll_now_and_then(col.heap, s.i);
+    }
+    /* Counting sort by component root (roots are component minima, so
+     * components come out in the order of their first member). */
+    for (uint32_t i = 0; i < nc; i++)
+        count[s.parent[i] = find_root(s.parent, i)]++;
+    uint32_t at = 0, nslices = 0, in_slice = 0;
+    for (uint32_t r = 0; r < nc; r++) {
+        if (count[r] == 0)
+            continue;
+        if (in_slice > 0 && in_slice + count[r] > RCGC_CONFIRM_SLICE) {
+            e[nslices++] = at;
+            in_slice = 0;
+        }
+        uint32_t size = count[r];
+        count[r] = at; /* now: where the component starts */
+        at += size;
+        in_slice += size;
+    }
+    e[nslices++] = at;
+    for (uint32_t i = 0; i < nc; i++)
+        sorted[count[s.parent[i]]++] = cand[i];
+    memcpy(cand, sorted, nc * sizeof *cand);
+    free(s.parent);
+    free(count);
+    free(sorted);
+    rcgc_ptrmap_free(&s.map);
+    free(*ends);
+    *ends = e;
+    return nslices;
 }
 
 static size_t old_collect(bool full)
@@ -556,10 +662,8 @@ static size_t old_collect(bool full)
     rcgc__header **objs = malloc((n ? n : 1) * sizeof *objs);
     rcgc_trial t;
     if (objs != NULL) {
-        if (n1)
-            memcpy(objs, col.gen[1].a, n1 * sizeof *objs);
-        if (n2)
-            memcpy(objs + n1, col.gen[2].a, n2 * sizeof *objs);
+        copy_polling(objs, col.gen[1].a, n1);
+        copy_polling(objs + n1, col.gen[2].a, n2);
         if (rcgc_trial_init(&t, objs, n, true)) {
             rcgc_test_hook(RCGC_HOOK_OLD_START, NULL);
             /* C2: detection, concurrent with the mutators. */
@@ -575,14 +679,26 @@ static size_t old_collect(bool full)
             rcgc_trial_free(&t);
             rcgc_trace_span("detect (concurrent)", t0, rcgc_now_ns(), n, nc);
             if (nc > 0) {
-                uint32_t m = confirm(objs, nc);
-                uint64_t r0 = rcgc_now_ns();
-                freed = rcgc_garbage(col.heap, objs, m, generation);
-                rcgc_trace_span("reclaim", r0, rcgc_now_ns(), m, freed);
+                /* C14: one pause per slice, each followed by its reclaim;
+                 * no ingest in between, so an old member of a later slice
+                 * that dies by count meanwhile keeps its memory (DYING
+                 * makes it a root there). */
+                uint32_t *ends, start = 0;
+                uint32_t ns = slice_candidates(objs, nc, &ends);
+                for (uint32_t k = 0; k < ns; k++) {
+                    uint32_t len = ends[k] - start;
+                    uint32_t m = confirm(objs + start, len);
+                    uint64_t r0 = rcgc_now_ns();
+                    size_t f = rcgc_garbage(col.heap, objs + start, m, generation);
+                    rcgc_trace_span("reclaim", r0, rcgc_now_ns(), m, f);
+                    freed += f;
+                    start = ends[k];
+                }
+                free(ends);
             }
         }
     }
-    free(objs);
+    rcgc_free_polling(objs, (size_t)n * sizeof *objs);
     /* Survivors of generation 1 move to generation 2. */
     table *g1 = &col.gen[1];
     for (uint32_t i = 0; i < g1->n; i++) {

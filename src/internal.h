@@ -445,6 +445,7 @@ void rcgc_collector_wake(void);
 #define RCGC_DEFAULT_THRESHOLD2 100000u
 #define RCGC_YOUNG_MAX_SHIFT 4u /* young collections back off to threshold0 << 4 */
 #define RCGC_AGED_SHIFT 5u      /* full young collection at threshold0 << 5 aged (C12) */
+#define RCGC_CONFIRM_SLICE 4096u /* candidates confirmed per pause, at most (C14) */
 #define RCGC_AGED_MAX_SHIFT 0u  /* with trial deletion: no back-off (C12) */
 #define RCGC_AGED_PROMOTE_SHIFT 8u /* without trial: to << 13, then promote (C13) */
 

@@ -25,11 +25,15 @@ typedef struct rcgc_trial {
     uint8_t *reached;      /* reachable from a root */
     uint32_t *stack;       /* marking worklist */
     uint32_t sp;
+    uint32_t marked;       /* objects drained, for maybe_poll */
     bool poll;             /* poll safepoints while working (collector) */
 } rcgc_trial;
 
 bool rcgc_trial_init(rcgc_trial *t, rcgc__header **objs, uint32_t n, bool poll);
 void rcgc_trial_free(rcgc_trial *t);
+/* free(p) for a block of `bytes` on the collector thread: large blocks
+ * give their pages back in steps with a safepoint between (C8). */
+void rcgc_free_polling(void *p, size_t bytes);
 
 /* The whole reference count of h, read with relaxed atomics: exact while
  * the world is stopped, an estimate otherwise (C4). */

@@ -559,6 +559,35 @@ static void test_young_aging(void)
     CHECK_EQ(rcgc_set_threshold(0, t0), 0);
 }
 
+/* C14: old garbage in many small components is confirmed in slices of at
+ * most 4096 objects, one pause each; a component larger than that in a
+ * slice of its own. Every object is freed exactly once. */
+static void test_sliced_confirm(void)
+{
+    enum { RINGS = 3000, BIG = 10000 };
+    static node *r[RINGS];
+    rcgc_collect(2);
+    long before = destroyed;
+    for (int i = 0; i < RINGS; i++)
+        r[i] = ring(3, i);
+    node *big = ring(BIG, 0);
+    rcgc_collect(2); /* all old now, and alive */
+    CHECK_EQ(destroyed - before, 0);
+    rcgc_stats s0 = stats_now();
+    for (int i = 0; i < RINGS; i++)
+        rcgc_decref(r[i]);
+    rcgc_decref(big);
+    CHECK_EQ(destroyed - before, 0);
+    CHECK_EQ(rcgc_collect(2), 3 * RINGS + BIG);
+    rcgc_stats s1 = stats_now();
+    CHECK_EQ(destroyed - before, 3 * RINGS + BIG);
+    /* The gather, then 9000 ring members in three slices and the big ring
+     * in a fourth. */
+    CHECK(s1.pauses - s0.pauses >= 5);
+    printf("# sliced confirmation: %llu pauses\n",
+           (unsigned long long)(s1.pauses - s0.pauses));
+}
+
 int main(void)
 {
     test_init();
@@ -570,6 +599,7 @@ int main(void)
     test_control();
     test_regressions();
     test_young_aging();
+    test_sliced_confirm();
     rcgc_collect(2);
     CHECK_EQ(live_objects(), 0);
     rcgc_shutdown();
