@@ -919,34 +919,27 @@ array of slot values first, prefetch their map buckets
 (`__builtin_prefetch`), then look them up, in `rcgc_trial_subtract`,
 `drain_marks` and `rcgc_trial_init` (the map is far larger than the cache
 at a million objects, so nearly every lookup is a miss today).""",
-    "pause": """The confirming pause is proportional to the candidates it confirms,
-not to the heap (the collection log below: pauses grow with the objects a
-collection frees). But candidates accumulate for as long as a detection pass
-runs, and a detection pass over the whole heap takes seconds at millions of
-objects on this machine (the full-collection time in the per-shape table):
-all the garbage that died old meanwhile, here the mutator's promoted rings,
-is confirmed in one pause, and no generation-1 collection can run before
-the full one ends (one collector thread). So the longest pause grows with
-the heap after all, through the detection time. Even when the mutator drops
-every ring at once (the all-young row above), the ring under construction
-when a young collection runs is promoted and dies old, so old garbage still
-accumulates, only slower. Since cycles.md C12/C13 a thread's young table can
-hold millions of aged objects; `rcgc_collect(2)` promotes the caller's own
-before its gathering pause (the list shape's 5M build pause was 101 ms
-when the pause did it), but other threads' tables are still promoted
-inside the pause, one object at a time. **Proposed changes:** (a)
-src/cycles.c `confirm`: confirm in slices: split the candidate set into
-connected groups (trial deletion already yields them: the unreached
-subgraph) and confirm a bounded number of objects per pause (for instance
-20,000, about 2 ms here), releasing the world between slices; a group that
-a mutator touched between slices is simply re-examined; (b) let generation-1
-collections run between the slices of a long full detection (or run full
-detection incrementally), so that young-old garbage is confirmed in small
-batches instead of waiting for the full pass to end; (c) src/cycles.c
+    "pause": """Confirmation now runs in slices of at most 4096 candidates, whole
+connected components each, one pause per slice (cycles.md C14), and the
+collector's long loops poll safepoints throughout (detection's marking did
+not, for heaps of small components, and pauses waited up to 590 ms for
+it). What a pause still contains, in the collection log and trace below:
+(1) the time a mutator takes to reach a safepoint: a young collection does
+not poll, and one with trial deletion examines up to threshold0 << 5 aged
+objects plus the new ones (C12), a few milliseconds at worst; (2) the
+gathering pause of `rcgc_collect(2)`, which promotes the young tables of
+the other threads inside the pause (the caller's is promoted before it);
+(3) a component of garbage larger than a slice is confirmed whole.
+**Proposed changes:** (a) src/young.c: let the young trial poll, by keeping
+its members' table positions valid while the thread parks (a drain at the
+safepoint may merge one) and re-reading counts after it; (b) src/cycles.c
 `gather_everything`: hand each stopped thread's young table to the
-collector whole (one pointer) and set the generation bits after the pause,
-or have each running thread promote its own table at the safepoint where
-it notices the request, before it parks.""",
+collector whole and set the generation bits after the pause, or let each
+running thread promote its own table at the safepoint where it notices
+the request, before it parks; (c) split a large component by confirming
+its members' external counts incrementally (a snapshot of the component's
+internal references taken concurrently, checked against the counts in the
+pause).""",
     "slowdown": """Two parts, told apart by the mutator thread's CPU time (last column of
 the table). (1) CPU time lost to the collector: while detection runs, the
 collector walks every live header and slot and a side hash map larger than
