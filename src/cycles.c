@@ -563,7 +563,8 @@ static void copy_polling(rcgc__header **dst, rcgc__header *const *src, uint32_t 
  * packed, in order, into slices of at most RCGC_CONFIRM_SLICE objects; a
  * larger component is a slice of its own. Reorders `cand` so that each
  * slice is contiguous; returns the number of slices, their ends in
- * *ends (malloc'ed). On no memory: one slice, the whole set. */
+ * *ends (malloc'ed, or `one` for a single slice: a small set, or no
+ * memory for the grouping, which then confirms the set whole). */
 typedef struct {
     rcgc_ptrmap map;
     uint32_t *parent;
@@ -590,12 +591,11 @@ static void slice_visit(void **slot, void *ctx)
         s->parent[a < b ? b : a] = a < b ? a : b;
 }
 
-static uint32_t slice_candidates(rcgc__header **cand, uint32_t nc, uint32_t **ends)
+static uint32_t slice_candidates(rcgc__header **cand, uint32_t nc, uint32_t **ends,
+                                 uint32_t *one)
 {
-    *ends = malloc(sizeof **ends);
-    if (*ends == NULL)
-        fatal_oom("confirmation slices");
-    (*ends)[0] = nc;
+    *one = nc;
+    *ends = one;
     if (nc <= RCGC_CONFIRM_SLICE)
         return 1;
     slicer s = {.parent = malloc(nc * sizeof *s.parent)};
@@ -645,7 +645,6 @@ static uint32_t slice_candidates(rcgc__header **cand, uint32_t nc, uint32_t **en
     free(count);
     free(sorted);
     rcgc_ptrmap_free(&s.map);
-    free(*ends);
     *ends = e;
     return nslices;
 }
@@ -683,8 +682,8 @@ static size_t old_collect(bool full)
                  * no ingest in between, so an old member of a later slice
                  * that dies by count meanwhile keeps its memory (DYING
                  * makes it a root there). */
-                uint32_t *ends, start = 0;
-                uint32_t ns = slice_candidates(objs, nc, &ends);
+                uint32_t *ends, one, start = 0;
+                uint32_t ns = slice_candidates(objs, nc, &ends, &one);
                 for (uint32_t k = 0; k < ns; k++) {
                     uint32_t len = ends[k] - start;
                     uint32_t m = confirm(objs + start, len);
@@ -694,7 +693,8 @@ static size_t old_collect(bool full)
                     freed += f;
                     start = ends[k];
                 }
-                free(ends);
+                if (ends != &one)
+                    free(ends);
             }
         }
     }
