@@ -346,7 +346,8 @@ typedef struct rcgc_stats {
     rcgc_gen_stats gen[3];
     /* Automatic young collections skipped because no store since the
      * previous one could have closed a cycle among the objects they would
-     * have examined (docs/design/cycles.md, C13). */
+     * have examined: they only aged those objects, or (at the limit)
+     * promoted them without trial deletion (docs/design/cycles.md, C13). */
     uint64_t young_skipped;
 } rcgc_stats;
 

@@ -306,10 +306,11 @@ static size_t dealloc_loop(rcgc__heap *heap)
             /* A young object left its table when it died: it comes back
              * to this thread's young generation (C1), with its old edges,
              * so the next young collections are not skipped (C13). */
-            rcgc__tls_self.young_upward = 3;
-            if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED)) == RCGC_BIT_TRACKED &&
-                rcgc_young_add(heap, h) != 0)
-                rcgc_old_adopt(&h, 1, 1);
+            if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED)) == RCGC_BIT_TRACKED) {
+                rcgc__tls_self.young_upward = 3;
+                if (rcgc_young_add(heap, h) != 0)
+                    rcgc_old_adopt(&h, 1, 1);
+            }
             /* On demand (W8): the reference this thread now holds goes
              * to the queue with our claim, and the finalizer runs in
              * rcgc_run_finalizers (if it cannot be queued it runs here,
