@@ -49,6 +49,8 @@ typedef struct rcgc_page {
     uint32_t cls;
     block *free;                 /* token holder only */
     char *bump, *end;            /* never-used tail: token holder only */
+    uint32_t used;               /* blocks out, remote frees not yet taken
+                                  * counted as out: token holder only */
     block *_Atomic remote;       /* frees by other threads */
     struct rcgc_page *next_all;  /* the heap's pages of this class */
     struct rcgc_page *next_avail;
@@ -105,6 +107,18 @@ static rcgc_page *page_new(rcgc__heap *heap, int cls)
     return pg;
 }
 
+/* Every block of the page is free again: forget the free list and
+ * allocate from the start by bumping (O10). A list threaded through a
+ * whole page in death order makes each allocation wait for the load of
+ * the next link, a cache miss per block once a large structure has died;
+ * bumping through the page touches memory in address order, which the
+ * hardware prefetches. */
+static inline void page_reset(rcgc_page *pg)
+{
+    pg->free = NULL;
+    pg->bump = (char *)pg + FIRST_BLOCK;
+}
+
 /* Takes the page's remote frees onto its local list (token holder). */
 static bool take_remote(rcgc_page *pg)
 {
@@ -115,12 +129,14 @@ static bool take_remote(rcgc_page *pg)
     block *r = atomic_exchange_explicit(&pg->remote, NULL, memory_order_acquire);
     if (r == NULL)
         return false;
-    if (pg->free == NULL) {
-        pg->free = r;
+    uint32_t n = 1;
+    block *t = r;
+    for (; t->next != NULL; t = t->next)
+        n++;
+    pg->used -= n;
+    if (pg->used == 0) {
+        page_reset(pg);
     } else {
-        block *t = r;
-        while (t->next != NULL)
-            t = t->next;
         t->next = pg->free;
         pg->free = r;
     }
@@ -203,6 +219,7 @@ void *rcgc_block_alloc(rcgc__heap *heap, size_t bytes, size_t *got, bool *malloc
             pg->bump += pg->size;
         }
     }
+    pg->used++;
     *got = pg->size;
     return b;
 }
@@ -217,8 +234,12 @@ void rcgc_block_free(rcgc__heap *self, void *p)
     rcgc_page *pg = page_of(p);
     block *b = p;
     if (pg->heap == self) {
-        b->next = pg->free;
-        pg->free = b;
+        if (--pg->used == 0) {
+            page_reset(pg);
+        } else {
+            b->next = pg->free;
+            pg->free = b;
+        }
         if (!pg->in_avail) {
             pg->in_avail = true;
             pg->next_avail = self->pages[pg->cls].avail;

@@ -413,7 +413,39 @@ void rcgc_qs_forget(rcgc__heap *heap);
 
 /* young.c */
 int rcgc_young_add(rcgc__heap *heap, rcgc__header *h);
-void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h);
+/* Takes h out of the young table, if it is young and in it (called by the
+ * token holder). Inline: it is on the path of every death by count (O12).
+ * The generation first: an old object's gc_index belongs to the collector
+ * thread (C1). */
+static inline void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h)
+{
+    if (!rcgc_is_young(h))
+        return;
+    uint32_t i = h->gc_index;
+    if (i == RCGC_NO_INDEX)
+        return;
+    if (rcgc_internal_checks() && (i >= heap->young_n || heap->young[i] != h))
+        rcgc_fatal("rcgc (internal)", rcgc_payload(h), "young table corrupt");
+    /* C12: the aged entries stay a prefix. An aged hole takes the last
+     * aged entry, whose place (now the hole) takes the table's last one. */
+    uint32_t hole = i;
+    if (i < heap->aged_n) {
+        uint32_t a = --heap->aged_n;
+        if (a != i) {
+            heap->young[i] = heap->young[a];
+            heap->young[i]->gc_index = i;
+        }
+        hole = a;
+    }
+    uint32_t last = --heap->young_n;
+    if (hole != last) {
+        heap->young[hole] = heap->young[last];
+        heap->young[hole]->gc_index = hole;
+    }
+    h->gc_index = RCGC_NO_INDEX;
+    /* Relaxed: a gauge for rcgc_get_stats (young.c). */
+    atomic_store_explicit(&heap->young_gauge, heap->young_n, memory_order_relaxed);
+}
 void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h);
 void rcgc_young_promote_all(rcgc__heap *heap);
 /* The calling thread's own table, from its end, with safepoints between

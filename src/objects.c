@@ -181,18 +181,28 @@ void rcgc_dead_push(rcgc__header *h, rcgc__header **list)
     *list = h;
 }
 
+/* W3: the death of an object with weak references is decided under the
+ * weak-reference lock (DYING is set there). Out of line, so that the
+ * common death below saves no registers for it (O12). */
+static __attribute__((noinline)) void dead_link_weak(rcgc__header *h, rcgc__header **list,
+                                                     uint32_t bits)
+{
+    int outcome = rcgc_weakref_dying(h);
+    if (outcome != RCGC_DEATH_DIES) {
+        revived_push(h, outcome == RCGC_DEATH_REVIVED, bits);
+        return;
+    }
+    rcgc_dead_push(h, list);
+}
+
 void rcgc_dead_link(rcgc__header *h, rcgc__header **list)
 {
     /* Relaxed load: we are the only thread that may write the bits of an
      * object nobody references; it tells which kind of set we may use. */
     uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
     if (bits & RCGC_BIT_HAS_WEAKREFS) {
-        /* W3: decided under the weak-reference lock; DYING is set there. */
-        int outcome = rcgc_weakref_dying(h);
-        if (outcome != RCGC_DEATH_DIES) {
-            revived_push(h, outcome == RCGC_DEATH_REVIVED, bits);
-            return;
-        }
+        dead_link_weak(h, list, bits);
+        return;
     } else if ((bits & (RCGC_GEN_MASK | RCGC_BIT_ESCAPED)) == 0)
         /* O11: not old (the collector never reads it), no weak reference
          * (no get reads DYING), never touched by another thread: nobody
@@ -260,6 +270,55 @@ static void revived_run(rcgc__heap *heap, uintptr_t e)
     rcgc_decref(rcgc_payload(h));
 }
 
+/* O12: a slot of a dying object that dies the plain way (below). As
+ * release_young_slot, and the owner's decrement of the value is done here:
+ * when it takes a plain object to zero, the object goes straight onto the
+ * dead list, without the calls of rcgc__local_zero and rcgc_object_died
+ * (the dealloc loop is running, so they would only link it). Anything
+ * else takes the general paths. */
+static inline bool plain_death(uint32_t bits, const rcgc_type *type)
+{
+    return !(bits & (RCGC_GEN_MASK | RCGC_BIT_ESCAPED | RCGC_BIT_HAS_WEAKREFS)) &&
+           type->finalize == NULL && type->destroy == NULL;
+}
+
+static void release_plain_slot(void **slot, void *ctx)
+{
+    rcgc__heap *heap = ctx;
+    void *v = __atomic_load_n(slot, __ATOMIC_RELAXED);
+    if (v == NULL)
+        return;
+    __atomic_store_n(slot, NULL, __ATOMIC_RELAXED);
+    rcgc__header *h = rcgc__hdr(v);
+    /* Relaxed: the owner field, as in rcgc_decref; `local` is ours. */
+    if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) != heap->id) {
+        rcgc_decref(v);
+        return;
+    }
+    uint32_t n = __atomic_load_n(&h->local, __ATOMIC_RELAXED) - 1;
+    __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
+    if (n != 0)
+        return;
+    /* Acquire on `shared`, first: as in rcgc__local_zero, we see the
+     * writes of every thread whose decrement we see, among them the
+     * ESCAPED it set before counting the object (C6), which the relaxed
+     * load of the bits that follows therefore cannot miss. */
+    if (__atomic_load_n(&h->shared, __ATOMIC_ACQUIRE) != 0) {
+        rcgc__local_zero(v);
+        return;
+    }
+    uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
+    if ((bits >> RCGC_MAGIC_SHIFT) == RCGC_MAGIC_LIVE && plain_death(bits, h->type)) {
+        /* Dead: the same steps as rcgc__local_zero's, then
+         * rcgc_dead_link's for a plain object (O11). */
+        rcgc_young_remove(heap, h);
+        __atomic_store_n(&h->gc_bits, bits | RCGC_BIT_DYING, __ATOMIC_RELAXED);
+        rcgc_dead_push(h, &heap->dead);
+        return;
+    }
+    rcgc__local_zero(v);
+}
+
 /* Runs the dealloc loop on `heap` (the calling thread's) until its dead
  * list is empty. Returns the number of objects freed. */
 static size_t dealloc_loop(rcgc__heap *heap)
@@ -282,6 +341,15 @@ static size_t dealloc_loop(rcgc__heap *heap)
         void *obj = rcgc_payload(h);
         /* DYING was set when it died (rcgc_dead_link). */
         uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
+        if (plain_death(bits, type)) {
+            /* O12: not old, never touched by another thread, no weak
+             * reference, nothing to run: release the slots and free. */
+            if (type->traverse != NULL)
+                type->traverse(obj, release_plain_slot, heap);
+            rcgc_object_free(heap, h);
+            freed++;
+            continue;
+        }
         /* Weak references (weakref-finalize.md, W3): a get that counted the
          * object after its count reached zero cancels the death; on the
          * final death the weak references are cleared and their callbacks
@@ -354,6 +422,11 @@ void rcgc_object_free(rcgc__heap *self, rcgc__header *h)
      * while the memory is not yet reused (best effort; the ASan build
      * catches every case). Relaxed: as above. */
     __atomic_store_n(&h->gc_bits, RCGC_MAGIC_DEAD << RCGC_MAGIC_SHIFT, __ATOMIC_RELAXED);
+    /* And no owner, so that the owner's inline fast paths do not take a
+     * freed object for theirs: they go to the checked paths instead. The
+     * free-list link used to overwrite the field, but a page whose blocks
+     * are all free is reset without links (O10). Relaxed: as above. */
+    __atomic_store_n(&h->owner, 0, __ATOMIC_RELAXED);
     if (mallocd)
         free(h);
     else

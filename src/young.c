@@ -58,37 +58,6 @@ int rcgc_young_add(rcgc__heap *heap, rcgc__header *h)
     return 0;
 }
 
-void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h)
-{
-    /* The generation first: an old object's gc_index belongs to the
-     * collector thread (C1). */
-    if (!rcgc_is_young(h))
-        return;
-    uint32_t i = h->gc_index;
-    if (i == RCGC_NO_INDEX)
-        return;
-    if (rcgc_world.config.checks >= 2 && (i >= heap->young_n || heap->young[i] != h))
-        rcgc_fatal("rcgc (internal)", rcgc_payload(h), "young table corrupt");
-    /* C12: the aged entries stay a prefix. An aged hole takes the last
-     * aged entry, whose place (now the hole) takes the table's last one. */
-    uint32_t hole = i;
-    if (i < heap->aged_n) {
-        uint32_t a = --heap->aged_n;
-        if (a != i) {
-            heap->young[i] = heap->young[a];
-            heap->young[i]->gc_index = i;
-        }
-        hole = a;
-    }
-    uint32_t last = --heap->young_n;
-    if (hole != last) {
-        heap->young[hole] = heap->young[last];
-        heap->young[hole]->gc_index = hole;
-    }
-    h->gc_index = RCGC_NO_INDEX;
-    gauge(heap);
-}
-
 /* h's counts are being merged: it leaves the young generation for
  * generation 1. Called by the token holder, before MERGED is published. */
 void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h)
