@@ -26,6 +26,7 @@
 
 #include "rcgc.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -412,7 +413,20 @@ void rcgc_qs_fork_child(void);
 void rcgc_qs_forget(rcgc__heap *heap);
 
 /* young.c */
-int rcgc_young_add(rcgc__heap *heap, rcgc__header *h);
+/* Room for one more entry (the table's slow path). */
+bool rcgc_young_grow(rcgc__heap *heap);
+/* Appends h to the young table (token holder). Inline: on the path of
+ * every allocation of a tracked object. ENOMEM if the table cannot grow. */
+static inline int rcgc_young_add(rcgc__heap *heap, rcgc__header *h)
+{
+    if (heap->young_n == heap->young_cap && !rcgc_young_grow(heap))
+        return ENOMEM;
+    h->gc_index = heap->young_n;
+    heap->young[heap->young_n++] = h;
+    /* Relaxed: a gauge for rcgc_get_stats (young.c). */
+    atomic_store_explicit(&heap->young_gauge, heap->young_n, memory_order_relaxed);
+    return 0;
+}
 /* Takes h out of the young table, if it is young and in it (called by the
  * token holder). Inline: it is on the path of every death by count (O12).
  * The generation first: an old object's gc_index belongs to the collector

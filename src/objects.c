@@ -270,6 +270,8 @@ static void revived_run(rcgc__heap *heap, uintptr_t e)
     rcgc_decref(rcgc_payload(h));
 }
 
+static inline void object_free(rcgc__heap *self, rcgc__header *h);
+
 /* O12: a slot of a dying object that dies the plain way (below). As
  * release_young_slot, and the owner's decrement of the value is done here:
  * when it takes a plain object to zero, the object goes straight onto the
@@ -346,7 +348,7 @@ static size_t dealloc_loop(rcgc__heap *heap)
              * reference, nothing to run: release the slots and free. */
             if (type->traverse != NULL)
                 type->traverse(obj, release_plain_slot, heap);
-            rcgc_object_free(heap, h);
+            object_free(heap, h);
             freed++;
             continue;
         }
@@ -400,7 +402,7 @@ static size_t dealloc_loop(rcgc__heap *heap)
             rcgc_old_dead(h);
             continue;
         }
-        rcgc_object_free(heap, h);
+        object_free(heap, h);
         freed++;
     }
     heap->in_dealloc = false;
@@ -410,6 +412,12 @@ static size_t dealloc_loop(rcgc__heap *heap)
 /* Counts and frees a dead object's memory: to its page (O10) or to
  * malloc. `self`: the calling thread's heap (NULL: no statistics). */
 void rcgc_object_free(rcgc__heap *self, rcgc__header *h)
+{
+    object_free(self, h);
+}
+
+/* Inline in the dealloc loop (O12). */
+static inline void object_free(rcgc__heap *self, rcgc__header *h)
 {
     /* Relaxed: nobody else can reach a dead object. */
     bool mallocd = (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_MALLOCED) != 0;

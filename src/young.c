@@ -48,14 +48,9 @@ static bool reserve(rcgc__heap *heap, uint32_t more)
     return true;
 }
 
-int rcgc_young_add(rcgc__heap *heap, rcgc__header *h)
+bool rcgc_young_grow(rcgc__heap *heap)
 {
-    if (heap->young_n == heap->young_cap && !reserve(heap, 1))
-        return ENOMEM;
-    h->gc_index = heap->young_n;
-    heap->young[heap->young_n++] = h;
-    gauge(heap);
-    return 0;
+    return reserve(heap, 1);
 }
 
 /* h's counts are being merged: it leaves the young generation for
