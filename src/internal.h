@@ -506,6 +506,8 @@ enum {
     RCGC_HOOK_OLD_COUNTED,
     RCGC_HOOK_OLD_MARKED,
     RCGC_HOOK_OLD_BEFORE_PAUSE,
+    RCGC_HOOK_MERGE_REMOVED, /* merge_entry took a dead-looking object out of
+                              * the young table, before its CAS (W2a) */
 };
 extern void (*_Atomic rcgc_test_hook_fn)(int phase, void *arg);
 void rcgc_set_test_hook(void (*fn)(int phase, void *arg));

@@ -108,18 +108,25 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
     int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
     bool merging = !(v & RCGC__SHARED_MERGED);
     int64_t local = 0;
+    bool removed = false;
     if (merging) {
         if (rcgc_internal_checks())
             rcgc_young_check("rcgc_decref", heap, h);
         /* R1: local belongs to `heap`, whose own_lock we hold. R3: clear
          * ownership before MERGED becomes visible (release). A young
-         * object leaves its table now (cycles.md, C1): removed if it is
-         * dead (nobody can change a zero total), else promoted. */
+         * object leaves its table now (cycles.md, C1): removed if it looks
+         * dead, else promoted. A weak reference's get may still count an
+         * unmerged zero up (weakref-finalize.md W2): then the CAS below
+         * fails, and the loop promotes the object it removed. */
         local = __atomic_load_n(&h->local, __ATOMIC_RELAXED);
-        if (local + rcgc_shared_count(v) == 0)
+        if (local + rcgc_shared_count(v) == 0) {
+            removed = rcgc_is_young(h);
             rcgc_young_remove(heap, h);
-        else
+            if (removed)
+                rcgc_test_hook(RCGC_HOOK_MERGE_REMOVED, h);
+        } else {
             rcgc_young_leave(heap, h);
+        }
         /* Relaxed: single writer (the token holder), read by the collector. */
         __atomic_store_n(&h->local, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
@@ -132,6 +139,14 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
                 rcgc_fatal("rcgc_decref", rcgc_payload(h),
                            "reference count below zero (more decrefs than increfs)");
             nv = total * RCGC__SHARED_ONE | RCGC__SHARED_MERGED;
+            if (total != 0 && removed) {
+                /* Alive after all (a get counted it since our load): it
+                 * must not be published merged and young, in no table,
+                 * where no collector would ever examine it (C1). The word
+                 * is still unmerged and we hold the token: promote it. */
+                rcgc_old_adopt(&h, 1, 1);
+                removed = false;
+            }
         } else {
             nv = v & ~(int64_t)RCGC__SHARED_QUEUED;
         }

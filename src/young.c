@@ -181,8 +181,11 @@ static size_t young_collect(rcgc__heap *heap, bool full)
     rcgc_test_hook(RCGC_HOOK_YOUNG_START, heap);
     uint32_t base = full ? 0 : heap->aged_n;
     uint32_t n = heap->young_n - base;
-    if (n == 0)
+    if (n == 0) {
+        /* Every START has its END (C10), even when nothing was examined. */
+        rcgc_gc_notify(RCGC_GC_END, 0, 0, 0, rcgc_now_ns() - t0, 0);
         return 0;
+    }
 
     /* Take the examined part of the table: survivors and garbage leave it
      * below, and whatever user code runs afterwards (destroy, finalize)
@@ -198,6 +201,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
         if (objs == NULL) {
             /* No memory to collect with: age them (always safe, C12). */
             heap->aged_n = heap->young_n;
+            rcgc_gc_notify(RCGC_GC_END, 0, 0, 0, rcgc_now_ns() - t0, 0);
             return 0;
         }
         memcpy(objs, heap->young + base, n * sizeof *objs);
@@ -215,6 +219,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
             objs[i]->gc_index = RCGC_NO_INDEX;
         rcgc_old_adopt(objs, n, 1);
         free(objs);
+        rcgc_gc_notify(RCGC_GC_END, 0, n, 0, rcgc_now_ns() - t0, 0);
         return 0;
     }
     rcgc_trial_counts(&t, young_root);

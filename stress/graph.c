@@ -144,16 +144,15 @@ bool grave_pop(ref *out)
     return got;
 }
 
-/* Calls fn on every graveyard entry (the caller has stopped every thread
- * that could push). */
+/* Calls fn on every graveyard entry, under the lock: the workers are
+ * parked, but the collector thread may still run a finalizer that pushes
+ * (and grows the array). fn must make no rcgc call that can wait. */
 static void grave_each(void (*fn)(obj *p, uint64_t id, void *ctx), void *ctx)
 {
     pthread_mutex_lock(&grave_mu);
-    size_t n = grave_n;
-    ref *g = grave;
+    for (size_t i = 0; i < grave_n; i++)
+        fn(grave[i].p, grave[i].id, ctx);
     pthread_mutex_unlock(&grave_mu);
-    for (size_t i = 0; i < n; i++)
-        fn(g[i].p, g[i].id, ctx);
 }
 
 /* ===================================================================== */

@@ -375,6 +375,54 @@ static void test_blocked_whole_collection(void)
     CHECK_EQ(destroyed - before, 3);
 }
 
+/* Race 7 (weakref-finalize.md W2a): the owner's merge of a queue entry
+ * finds a total of zero and takes the object out of its young table; a
+ * weak reference's get counts the still unmerged word up before the
+ * merge's CAS. The object lives on, merged: it must have been promoted,
+ * or no collector ever examines it and a cycle through it leaks. */
+static rcgc_weakref *WR;
+static node *got;
+
+static void get_through_weak(void)
+{
+    got = rcgc_weakref_get(WR);
+}
+
+static void *drop_as_non_owner(void *arg)
+{
+    rcgc_thread_attach();
+    rcgc_decref(arg); /* below zero on the shared word: queued to the owner */
+    rcgc_thread_detach();
+    return NULL;
+}
+
+static void test_merge_meets_weak_get(void)
+{
+    rcgc_collect(2);
+    long before = destroyed;
+    node *x = node_new(7);
+    WR = rcgc_weakref_new(x, NULL, NULL);
+    CHECK(WR != NULL);
+    arm(RCGC_HOOK_MERGE_REMOVED, get_through_weak);
+    /* Our only reference goes to another thread, which drops it. */
+    pthread_t t;
+    pthread_create(&t, NULL, drop_as_non_owner, x);
+    rcgc_blocking_begin();
+    pthread_join(t, NULL);
+    rcgc_blocking_end();
+    rcgc_safepoint(); /* the merge, by the dropper (we were away) or here */
+    CHECK(fired_once());
+    CHECK(got == x);
+    CHECK_EQ(destroyed - before, 0);
+    /* A cycle through it, then garbage: a full collection must free it. */
+    rcgc_store(got, &got->a, got);
+    rcgc_decref(got);
+    rcgc_collect(2);
+    CHECK_EQ(destroyed - before, 1);
+    CHECK(rcgc_weakref_get(WR) == NULL);
+    rcgc_weakref_free(WR);
+}
+
 int main(void)
 {
     test_init();
@@ -387,6 +435,7 @@ int main(void)
     test_owner_exits_mid_collection();
     test_queued_merge();
     test_blocked_whole_collection();
+    test_merge_meets_weak_get();
     rcgc_set_test_hook(NULL);
     pthread_mutex_lock(&mu);
     quit = 1;
