@@ -287,6 +287,8 @@ static inline bool plain_death(uint32_t bits, const rcgc_type *type)
 static void release_plain_slot(void **slot, void *ctx)
 {
     rcgc__heap *heap = ctx;
+    /* Relaxed load and store: a slot of an object that is not old, as in
+     * release_young_slot (O11): no other thread reads it. */
     void *v = __atomic_load_n(slot, __ATOMIC_RELAXED);
     if (v == NULL)
         return;
@@ -314,6 +316,8 @@ static void release_plain_slot(void **slot, void *ctx)
         /* Dead: the same steps as rcgc__local_zero's, then
          * rcgc_dead_link's for a plain object (O11). */
         rcgc_young_remove(heap, h);
+        /* Relaxed: O11's plain store of DYING (nobody else reads or
+         * writes the bits of a plain dead object). */
         __atomic_store_n(&h->gc_bits, bits | RCGC_BIT_DYING, __ATOMIC_RELAXED);
         rcgc_dead_push(h, &heap->dead);
         return;
