@@ -965,8 +965,8 @@ slice of work (the existing poll every 256 objects), sleep in proportion to
 the work done when the runnable threads outnumber the CPUs
 (sched_getaffinity and /proc/loadavg's running count), so that detection
 takes at most a configurable share of a CPU (a new `rcgc_config` field,
-`collector_share`, default 50%); (c) name the collector thread
-(pthread_setname_np "rcgc-collector") so that profiles attribute it.""",
+`collector_share`, default 50%); (c) done since: the collector thread is named
+`rcgc-collector` (pthread_setname_np), so that profiles attribute it.""",
 }
 
 PROFILE_CMDS = {

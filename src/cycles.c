@@ -797,6 +797,9 @@ void rcgc_collector_wake(void)
 static void *collector_main(void *arg)
 {
     on_collector_thread = true;
+    /* Named, so that top, perf and gdb attribute its time (a name longer
+     * than 15 characters would be refused; failure changes nothing). */
+    (void)pthread_setname_np(pthread_self(), "rcgc-collector");
     /* The heap rcgc_collector_start set aside: this attach cannot fail. */
     rcgc_thread_attach_heap(arg);
     col.heap = rcgc__tls_self.heap;

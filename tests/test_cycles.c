@@ -5,6 +5,7 @@
  * callbacks, is_tracked). Exact counts everywhere. */
 #include "common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 
@@ -588,9 +589,36 @@ static void test_sliced_confirm(void)
            (unsigned long long)(s1.pauses - s0.pauses));
 }
 
+/* The background collector names its thread (for top, perf, gdb): after
+ * a full collection, which it answered, exactly one thread of the process
+ * is called "rcgc-collector". */
+static void test_collector_named(void)
+{
+    rcgc_collect(2);
+    int named = 0;
+    DIR *d = opendir("/proc/self/task");
+    CHECK(d != NULL);
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], comm[32] = {0};
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f != NULL) {
+            if (fgets(comm, sizeof comm, f) != NULL && strcmp(comm, "rcgc-collector\n") == 0)
+                named++;
+            fclose(f);
+        }
+    }
+    if (d != NULL)
+        closedir(d);
+    CHECK_EQ(named, 1);
+}
+
 int main(void)
 {
     test_init();
+    test_collector_named();
     test_young_garbage();
     test_old_garbage();
     test_mixed_generations();
