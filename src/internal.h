@@ -413,6 +413,12 @@ void rcgc_qs_fork_child(void);
 void rcgc_qs_forget(rcgc__heap *heap);
 
 /* young.c */
+/* Publishes the young table's size for rcgc_get_count (relaxed: a gauge,
+ * read by other threads as an estimate). */
+static inline void rcgc_young_gauge(rcgc__heap *heap)
+{
+    atomic_store_explicit(&heap->young_gauge, heap->young_n, memory_order_relaxed);
+}
 /* Room for one more entry (the table's slow path). */
 bool rcgc_young_grow(rcgc__heap *heap);
 /* Appends h to the young table (token holder). Inline: on the path of
@@ -423,8 +429,7 @@ static inline int rcgc_young_add(rcgc__heap *heap, rcgc__header *h)
         return ENOMEM;
     h->gc_index = heap->young_n;
     heap->young[heap->young_n++] = h;
-    /* Relaxed: a gauge for rcgc_get_stats (young.c). */
-    atomic_store_explicit(&heap->young_gauge, heap->young_n, memory_order_relaxed);
+    rcgc_young_gauge(heap);
     return 0;
 }
 /* Takes h out of the young table, if it is young and in it (called by the
@@ -457,8 +462,7 @@ static inline void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h)
         heap->young[hole]->gc_index = hole;
     }
     h->gc_index = RCGC_NO_INDEX;
-    /* Relaxed: a gauge for rcgc_get_stats (young.c). */
-    atomic_store_explicit(&heap->young_gauge, heap->young_n, memory_order_relaxed);
+    rcgc_young_gauge(heap);
 }
 void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h);
 void rcgc_young_promote_all(rcgc__heap *heap);

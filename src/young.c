@@ -24,11 +24,6 @@
 /* The young table                                                      */
 /* ==================================================================== */
 
-/* Publishes the table's size for rcgc_get_count (relaxed: a gauge). */
-static inline void gauge(rcgc__heap *heap)
-{
-    atomic_store_explicit(&heap->young_gauge, heap->young_n, memory_order_relaxed);
-}
 
 /* Room for `more` entries in the young table. */
 static bool reserve(rcgc__heap *heap, uint32_t more)
@@ -72,7 +67,7 @@ void rcgc_young_promote_all(rcgc__heap *heap)
     rcgc_old_adopt(heap->young, heap->young_n, 1);
     heap->young_n = 0;
     heap->aged_n = 0;
-    gauge(heap);
+    rcgc_young_gauge(heap);
 }
 
 /* Promotes the whole table from its end, a few thousand entries at a
@@ -87,7 +82,7 @@ void rcgc_young_promote_polling(rcgc__heap *heap)
         heap->young_n -= k;
         if (heap->aged_n > heap->young_n)
             heap->aged_n = heap->young_n;
-        gauge(heap);
+        rcgc_young_gauge(heap);
         rcgc_old_flush(heap);
         rcgc_safepoint();
     }
@@ -207,7 +202,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
         memcpy(objs, heap->young + base, n * sizeof *objs);
         heap->young_n = base;
     }
-    gauge(heap);
+    rcgc_young_gauge(heap);
     /* C13: the flags cover edges made from here on, among objects young
      * from here on. */
     rcgc__tls_self.young_upward &= full ? 0u : 2u;
@@ -258,7 +253,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
             heap->young[heap->young_n++] = objs[i];
         }
         heap->aged_n = heap->young_n;
-        gauge(heap);
+        rcgc_young_gauge(heap);
     } else if (live > 0) {
         rcgc_old_adopt(objs, live, 1);
         rcgc_old_flush(heap); /* the survivors reach the inbox as one batch */
