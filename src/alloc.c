@@ -77,14 +77,6 @@ static inline int class_of(size_t bytes)
     return -1;
 }
 
-bool rcgc_use_pages(void)
-{
-#if defined(RCGC_ALLOC_MALLOC)
-    return false;
-#else
-    return true;
-#endif
-}
 
 /* ==================================================================== */
 /* Pages                                                                 */
@@ -218,6 +210,29 @@ void *rcgc_block_alloc(rcgc__heap *heap, size_t bytes, size_t *got, bool *malloc
             b = pg->bump;
             pg->bump += pg->size;
         }
+    }
+    pg->used++;
+    *got = pg->size;
+    return b;
+}
+
+/* The allocation fast path's block (O13): a block of the class of
+ * `bytes` (at most RCGC_TAKE_MAX) from the heap's current page, from its
+ * free list or its never-used tail, or NULL when that page has none (the
+ * caller then takes rcgc_block_alloc, which refills). Token holder. */
+void *rcgc_block_take(rcgc__heap *heap, size_t bytes, size_t *got)
+{
+    rcgc_page *pg = heap->pages[class_of(bytes)].cur;
+    if (pg == NULL)
+        return NULL;
+    void *b = pg->free;
+    if (b != NULL) {
+        pg->free = ((block *)b)->next;
+    } else {
+        b = pg->bump;
+        if ((char *)b + pg->size > pg->end)
+            return NULL;
+        pg->bump = (char *)b + pg->size;
     }
     pg->used++;
     *got = pg->size;

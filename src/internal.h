@@ -91,6 +91,7 @@ static inline bool rcgc_fault_fail(void)
 #define RCGC_BIT_COLLECTING 0x80u /* member of a garbage set being reclaimed */
 #define RCGC_BIT_DEAD_EARLY 0x100u /* died before its promotion arrived (C1) */
 #define RCGC_BIT_HAS_WEAKREFS 0x200u /* weak references were made to it (W1) */
+#define RCGC_BIT_HOOKS 0x400u     /* type has finalize or destroy (O12) */
 #define RCGC_BIT_MALLOCED 0x800000u  /* memory from malloc, not a page (O10) */
 #define RCGC_NO_INDEX UINT32_MAX  /* gc_index of an object in no table */
 #define RCGC_MAGIC_SHIFT 24
@@ -531,7 +532,17 @@ void rcgc_weakref_clear_set(rcgc__header **g, uint32_t m, rcgc_weakref **pending
 void rcgc_weakref_run_callbacks(rcgc_weakref *pending);
 
 /* alloc.c (objects.md, O10) */
-bool rcgc_use_pages(void);
+static inline bool rcgc_use_pages(void)
+{
+#if defined(RCGC_ALLOC_MALLOC)
+    return false;
+#else
+    return true;
+#endif
+}
+/* Block sizes up to this (header included) are the fast path's (O13). */
+#define RCGC_TAKE_MAX 128u
+void *rcgc_block_take(rcgc__heap *heap, size_t bytes, size_t *got);
 void *rcgc_block_alloc(rcgc__heap *heap, size_t bytes, size_t *got, bool *mallocd);
 void rcgc_block_free(rcgc__heap *self, void *p);
 size_t rcgc_block_size(const rcgc__header *h, bool mallocd);

@@ -47,7 +47,56 @@ static inline void zero_payload(void *p, size_t size, bool from_malloc)
     memset(p, 0, size);
 }
 
-void *rcgc_alloc(const rcgc_type *type, size_t size)
+/* The header bits an object of `type` starts with (O2): live magic, and
+ * TRACKED and HOOKS from the type's functions. */
+static inline uint32_t type_bits(const rcgc_type *type)
+{
+    return (RCGC_MAGIC_LIVE << RCGC_MAGIC_SHIFT) |
+           (type->traverse != NULL ? RCGC_BIT_TRACKED : 0u) |
+           (type->finalize != NULL || type->destroy != NULL ? RCGC_BIT_HOOKS : 0u);
+}
+
+/* Writes the header of a new block and zeroes its payload (O1, O2); the
+ * caller has made room in the young table when `bits` says TRACKED. */
+static inline void *object_init(rcgc__heap *heap, rcgc__header *h, const rcgc_type *type,
+                                uint32_t bits, size_t size, size_t got, bool from_malloc)
+{
+    zero_payload(rcgc_payload(h), size, from_malloc);
+    h->owner = heap->id;
+    h->local = 1;
+    h->shared = 0;
+    h->type = type;
+    h->gc_bits = bits | (from_malloc ? RCGC_BIT_MALLOCED : 0u);
+    if (bits & RCGC_BIT_TRACKED) {
+        h->gc_index = heap->young_n;
+        heap->young[heap->young_n++] = h;
+        rcgc_young_gauge(heap);
+    } else {
+        h->gc_index = RCGC_NO_INDEX;
+    }
+    /* No fence needed to publish the header: the object only reaches
+     * another thread through a release (rcgc_store, a queue, a lock) that
+     * the receiver pairs with an acquire (O4). */
+    rcgc_stat_add(&heap->stats.allocated, 1);
+    rcgc_stat_add(&heap->stats.alloc_bytes, got);
+    rcgc__tls_self.last_alloc = rcgc_payload(h); /* C13 */
+    return rcgc_payload(h);
+}
+
+/* Whether a young collection is due before the next tracked object
+ * (cycles.md, C1, C11): the young objects beyond the aged prefix reach
+ * the threshold, scaled by the heap's back-off. */
+static inline bool young_due(const rcgc__heap *heap)
+{
+    return heap->young_n - heap->aged_n >=
+           (atomic_load_explicit(&rcgc_world.threshold[0], memory_order_relaxed)
+            << heap->young_shift);
+}
+
+/* Everything the fast path below does not take: misuse, a safepoint
+ * request, a young collection, a page to refill, the young table to grow,
+ * large objects, the malloc allocator, fault injection. */
+static __attribute__((noinline)) void *alloc_general(const rcgc_type *type, size_t size)
 {
     rcgc__heap *heap = rcgc_require_attached_type("rcgc_alloc", type);
     if (heap == NULL) {
@@ -61,15 +110,16 @@ void *rcgc_alloc(const rcgc_type *type, size_t size)
     rcgc_safepoint();
     /* Young collection, at this safepoint, before the new object exists
      * (cycles.md, C1). Not from inside a collection's own reclaim. */
-    if (type->traverse != NULL &&
-        heap->young_n - heap->aged_n >=
-            (atomic_load_explicit(&rcgc_world.threshold[0], memory_order_relaxed)
-             << heap->young_shift) &&
+    if (type->traverse != NULL && young_due(heap) &&
         atomic_load_explicit(&rcgc_world.gc_enabled, memory_order_relaxed) && !heap->in_young)
         rcgc_collect_young(heap, false);
     /* O9: the object is an allocation point of its own (a fault injection
      * build can fail it even when no malloc call is made for it). */
     if (size > SIZE_MAX - sizeof(rcgc__header) - 64 || rcgc_fault_fail()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (type->traverse != NULL && heap->young_n == heap->young_cap && !rcgc_young_grow(heap)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -84,30 +134,37 @@ void *rcgc_alloc(const rcgc_type *type, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    uint32_t mallocd = from_malloc ? RCGC_BIT_MALLOCED : 0u;
-    zero_payload(rcgc_payload(h), size, from_malloc);
-    h->owner = heap->id;
-    h->local = 1;
-    h->shared = 0;
-    h->type = type;
-    h->gc_bits = (RCGC_MAGIC_LIVE << RCGC_MAGIC_SHIFT) | mallocd |
-                 (type->traverse != NULL ? RCGC_BIT_TRACKED : 0u);
-    h->gc_index = RCGC_NO_INDEX;
-    if (type->traverse != NULL && rcgc_young_add(heap, h) != 0) {
-        if (mallocd)
-            free(h);
-        else
-            rcgc_block_free(heap, h);
-        errno = ENOMEM;
-        return NULL;
+    return object_init(heap, h, type, type_bits(type), size, got, from_malloc);
+}
+
+/* O13: the fast path. An attached thread outside a blocking region, no
+ * safepoint request, a valid type, a small object, no young collection
+ * due and room in the young table, a block in the current page: the
+ * object is made here with no call; anything else goes to alloc_general,
+ * which decides it exactly as before. */
+void *rcgc_alloc(const rcgc_type *type, size_t size)
+{
+#if !defined(RCGC_FAULT_INJECTION)
+    rcgc__heap *heap = rcgc__tls_self.heap;
+    /* Relaxed load of `pending`: as rcgc_safepoint's poll (S2). */
+    if (rcgc_use_pages() && heap != NULL && type != NULL &&
+        size <= RCGC_TAKE_MAX - sizeof(rcgc__header) &&
+        __atomic_load_n(&rcgc__tls_self.pending, __ATOMIC_RELAXED) == 0 && !heap->in_blocking &&
+        type->name != NULL) {
+        uint32_t bits = type_bits(type);
+        /* Relaxed load of gc_enabled: a tunable, as in alloc_general. */
+        if (!(bits & RCGC_BIT_TRACKED) ||
+            (heap->young_n < heap->young_cap &&
+             (!young_due(heap) || heap->in_young ||
+              !atomic_load_explicit(&rcgc_world.gc_enabled, memory_order_relaxed)))) {
+            size_t got;
+            rcgc__header *h = rcgc_block_take(heap, sizeof(rcgc__header) + size, &got);
+            if (RCGC__LIKELY(h != NULL))
+                return object_init(heap, h, type, bits, size, got, false);
+        }
     }
-    /* No fence needed to publish the header: the object only reaches
-     * another thread through a release (rcgc_store, a queue, a lock) that
-     * the receiver pairs with an acquire (O4). */
-    rcgc_stat_add(&heap->stats.allocated, 1);
-    rcgc_stat_add(&heap->stats.alloc_bytes, got);
-    rcgc__tls_self.last_alloc = rcgc_payload(h); /* C13 */
-    return rcgc_payload(h);
+#endif
+    return alloc_general(type, size);
 }
 
 const rcgc_type *rcgc_type_of(const void *obj)
@@ -277,22 +334,25 @@ static inline void object_free(rcgc__heap *self, rcgc__header *h);
  * when it takes a plain object to zero, the object goes straight onto the
  * dead list, without the calls of rcgc__local_zero and rcgc_object_died
  * (the dealloc loop is running, so they would only link it). Anything
- * else takes the general paths. */
-static inline bool plain_death(uint32_t bits, const rcgc_type *type)
+ * else takes the general paths. An object dies the plain way when it is
+ * not old, never touched by another thread, has no weak reference, and
+ * its type has neither finalize nor destroy (HOOKS, set at allocation
+ * from the type, which may not change while objects of it live). */
+static inline bool plain_death(uint32_t bits)
 {
-    return !(bits & (RCGC_GEN_MASK | RCGC_BIT_ESCAPED | RCGC_BIT_HAS_WEAKREFS)) &&
-           type->finalize == NULL && type->destroy == NULL;
+    return !(bits & (RCGC_GEN_MASK | RCGC_BIT_ESCAPED | RCGC_BIT_HAS_WEAKREFS | RCGC_BIT_HOOKS));
 }
 
 static void release_plain_slot(void **slot, void *ctx)
 {
     rcgc__heap *heap = ctx;
-    /* Relaxed load and store: a slot of an object that is not old, as in
-     * release_young_slot (O11): no other thread reads it. */
+    /* Relaxed load: a slot of an object that is not old, as in
+     * release_young_slot (O11): no other thread reads it. Nor is it
+     * cleared: the object is freed as soon as its traverse returns, and
+     * nothing on the way reads it (O12). */
     void *v = __atomic_load_n(slot, __ATOMIC_RELAXED);
     if (v == NULL)
         return;
-    __atomic_store_n(slot, NULL, __ATOMIC_RELAXED);
     rcgc__header *h = rcgc__hdr(v);
     /* Relaxed: the owner field, as in rcgc_decref; `local` is ours. */
     if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) != heap->id) {
@@ -312,7 +372,7 @@ static void release_plain_slot(void **slot, void *ctx)
         return;
     }
     uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
-    if ((bits >> RCGC_MAGIC_SHIFT) == RCGC_MAGIC_LIVE && plain_death(bits, h->type)) {
+    if ((bits >> RCGC_MAGIC_SHIFT) == RCGC_MAGIC_LIVE && plain_death(bits)) {
         /* Dead: the same steps as rcgc__local_zero's, then
          * rcgc_dead_link's for a plain object (O11). */
         rcgc_young_remove(heap, h);
@@ -347,7 +407,7 @@ static size_t dealloc_loop(rcgc__heap *heap)
         void *obj = rcgc_payload(h);
         /* DYING was set when it died (rcgc_dead_link). */
         uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
-        if (plain_death(bits, type)) {
+        if (plain_death(bits)) {
             /* O12: not old, never touched by another thread, no weak
              * reference, nothing to run: release the slots and free. */
             if (type->traverse != NULL)
