@@ -247,8 +247,10 @@ void rcgc_shutdown(void);
  *      the on-demand finalization mode: queued for finalization instead,
  *      and freed by a later collection once rcgc_run_finalizers ran it),
  *      as long as the other attached threads keep reaching safepoints or
- *      stay in blocking regions. Every thread's merge queue and young
- *      generation are gathered in a brief pause first.
+ *      stay in blocking regions. The caller's young generation is
+ *      collected first (as for 0), then every thread's merge queue and
+ *      young generation are gathered in a brief pause. The count includes
+ *      what the background collector freed while the call ran.
  * Finalizable cyclic garbage found by a young collection (0, or 1's first
  * step) is handed to the background collector's thread to finalize (or
  * queued, on demand): when collect(0) returns those finalizers may not

@@ -82,11 +82,65 @@ static inline int class_of(size_t bytes)
 /* Pages                                                                 */
 /* ==================================================================== */
 
+/* The page set (cycles.md, C3): every page the heap ever had, until
+ * rcgc_pages_release. Keys are page addresses, so never 0. */
+static inline uint32_t page_set_slot(uintptr_t pg, uint32_t mask)
+{
+    return (uint32_t)(((pg >> 16) * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+
+static void page_set_put(uintptr_t *set, uint32_t mask, uintptr_t pg)
+{
+    uint32_t i = page_set_slot(pg, mask);
+    while (set[i] != 0)
+        i = (i + 1) & mask;
+    set[i] = pg;
+}
+
+static bool page_set_add(rcgc__heap *heap, uintptr_t pg)
+{
+    if (heap->page_set == NULL || 2 * (heap->page_set_n + 1) > heap->page_set_mask + 1) {
+        uint32_t cap = heap->page_set == NULL ? 64 : 2 * (heap->page_set_mask + 1);
+        uintptr_t *set = calloc(cap, sizeof *set);
+        if (set == NULL)
+            return false;
+        for (uint32_t i = 0; heap->page_set != NULL && i <= heap->page_set_mask; i++)
+            if (heap->page_set[i] != 0)
+                page_set_put(set, cap - 1, heap->page_set[i]);
+        free(heap->page_set);
+        heap->page_set = set;
+        heap->page_set_mask = cap - 1;
+    }
+    page_set_put(heap->page_set, heap->page_set_mask, pg);
+    heap->page_set_n++;
+    return true;
+}
+
+bool rcgc_heap_holds(const rcgc__heap *heap, const void *p)
+{
+    uintptr_t a = (uintptr_t)p, pg = a & ~(uintptr_t)(PAGE - 1);
+    /* A payload is 16-byte aligned and starts after the descriptor and
+     * a header, so its header lies inside the page. */
+    if ((a & 15u) != 0 || a - pg < FIRST_BLOCK + sizeof(rcgc__header) || heap->page_set == NULL)
+        return false;
+    for (uint32_t i = page_set_slot(pg, heap->page_set_mask);; i = (i + 1) & heap->page_set_mask) {
+        uintptr_t k = heap->page_set[i];
+        if (k == pg)
+            return true;
+        if (k == 0)
+            return false;
+    }
+}
+
 static rcgc_page *page_new(rcgc__heap *heap, int cls)
 {
     rcgc_page *pg = aligned_alloc(PAGE, PAGE);
     if (pg == NULL)
         return NULL;
+    if (!page_set_add(heap, (uintptr_t)pg)) {
+        free(pg);
+        return NULL;
+    }
     memset(pg, 0, sizeof *pg);
     pg->heap = heap;
     pg->size = class_size[cls];
@@ -291,4 +345,7 @@ void rcgc_pages_release(rcgc__heap *heap)
         }
         memset(&heap->pages[c], 0, sizeof heap->pages[c]);
     }
+    free(heap->page_set);
+    heap->page_set = NULL;
+    heap->page_set_mask = heap->page_set_n = 0;
 }

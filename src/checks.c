@@ -179,7 +179,7 @@ void rcgc_young_check(const char *call, const rcgc__heap *heap, const rcgc__head
 {
     if (!rcgc_is_young((rcgc__header *)h))
         return;
-    uint32_t i = h->gc_index;
+    uint32_t i = rcgc_index_get(h);
     if (i == RCGC_NO_INDEX)
         return;
     if (i >= heap->young_n || heap->young[i] != h)
@@ -218,9 +218,9 @@ static void verify_young(const rcgc__heap *heap, uint32_t i)
         (bits & (RCGC_BIT_DYING | RCGC_BIT_IMMORTAL | RCGC_BIT_COLLECTING)))
         rcgc_fatal("rcgc_verify_heap", obj, "young object %u of heap %u has bits %#x", i,
                    heap->id, bits);
-    if (h->gc_index != i)
+    if (rcgc_index_get(h) != i)
         rcgc_fatal("rcgc_verify_heap", obj, "young table of heap %u corrupt (index %u at %u)",
-                   heap->id, h->gc_index, i);
+                   heap->id, rcgc_index_get(h), i);
     if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) != heap->id ||
         __atomic_load_n(&h->local, __ATOMIC_RELAXED) == 0)
         rcgc_fatal("rcgc_verify_heap", obj, "young object of heap %u owned by %u, local %u",

@@ -69,8 +69,11 @@ typedef struct collector {
     uint64_t req_seq, done_seq;
     int req_kind;                /* 0 none, RCGC_REQ_* */
     bool stop;
-    size_t last_freed;
-    bool last_finalized;
+    /* Objects the collector thread's collections have freed, and objects
+     * whose finalizers (or weak-reference callbacks) it has run, ever, its
+     * automatic collections included: an explicit collection reports what
+     * was freed while it ran, and repeats while finalizers ran (C8). */
+    uint64_t freed_total, fin_runs;
     uint64_t last_pause_ns;      /* the confirmation pause of this collection */
 
     /* Collector-thread state. */
@@ -102,7 +105,7 @@ static void table_add(table *t, int gen, rcgc__header *h)
         t->a = a;
         t->cap = cap;
     }
-    h->gc_index = t->n;
+    rcgc_index_set(h, t->n);
     t->a[t->n++] = h;
     /* Relaxed: a gauge for rcgc_get_count. */
     atomic_store_explicit(&rcgc_world.gen_count[gen], t->n, memory_order_relaxed);
@@ -110,13 +113,13 @@ static void table_add(table *t, int gen, rcgc__header *h)
 
 static void table_remove(table *t, int gen, rcgc__header *h)
 {
-    uint32_t i = h->gc_index;
+    uint32_t i = rcgc_index_get(h);
     if (i == RCGC_NO_INDEX || i >= t->n || t->a[i] != h)
         rcgc_fatal("rcgc (collector)", rcgc_payload(h), "generation table corrupt");
     rcgc__header *last = t->a[--t->n];
     t->a[i] = last;
-    last->gc_index = i;
-    h->gc_index = RCGC_NO_INDEX;
+    rcgc_index_set(last, i);
+    rcgc_index_set(h, RCGC_NO_INDEX);
     /* Relaxed: a gauge for rcgc_get_count. */
     atomic_store_explicit(&rcgc_world.gen_count[gen], t->n, memory_order_relaxed);
 }
@@ -184,7 +187,7 @@ void rcgc_old_adopt(rcgc__header **objs, size_t n, int gen)
         /* C1: from here the object is old: its death is reported to the
          * collector, possibly before this promotion reaches it. */
         rcgc_set_gen(objs[i], (uint32_t)gen);
-        objs[i]->gc_index = RCGC_NO_INDEX;
+        rcgc_index_set(objs[i], RCGC_NO_INDEX);
         report(objs[i], 0);
     }
 }
@@ -220,7 +223,7 @@ static size_t ingest_into(rcgc__heap *self)
     pthread_mutex_unlock(&col.mu);
     for (size_t i = 0; i < nd; i++) {
         rcgc__header *h = dead[i];
-        if (h->gc_index == RCGC_NO_INDEX) {
+        if (rcgc_index_get(h) == RCGC_NO_INDEX) {
             /* Its promotion has not arrived yet (it sits in some thread's
              * buffer): free it when it does (C1). Only the collector
              * looks at this bit. */
@@ -849,10 +852,10 @@ static void *collector_main(void *arg)
             fin += run_owed();
         }
         pthread_mutex_lock(&col.mu);
+        col.fin_runs += fin;
+        col.freed_total += freed;
         if (seq != col.done_seq) {
             col.done_seq = seq;
-            col.last_freed = freed;
-            col.last_finalized = fin > 0;
             pthread_cond_broadcast(&col.done);
         }
         pthread_mutex_unlock(&col.mu);
@@ -863,20 +866,35 @@ static void *collector_main(void *arg)
     return NULL;
 }
 
-/* Asks the collector for `kind` and waits for it; returns what it freed.
- * *finalized: whether it ran finalizers (the caller may want another round
- * to free what they did not resurrect). Requests are served one at a time,
+/* Asks the collector for `kind` and waits for it.
+ * *after: the collector's counters once it answered (a caller that sees
+ * fin_runs grew wants another round, to free what the finalizers did not
+ * resurrect). Requests are served one at a time,
  * in order (C8). From the collector thread itself (a finalizer or callback
  * running there) it does nothing and returns 0: the collector cannot wait
  * for itself. */
 static pthread_mutex_t req_serial = PTHREAD_MUTEX_INITIALIZER;
 
-static size_t request(int kind, bool *finalized)
+/* The collector's counters, now. */
+typedef struct col_counts {
+    uint64_t freed_total, fin_runs;
+} col_counts;
+
+static col_counts counts_now(void)
 {
-    if (finalized)
-        *finalized = false;
-    if (rcgc_is_collector_thread())
-        return 0;
+    pthread_mutex_lock(&col.mu);
+    col_counts c = {col.freed_total, col.fin_runs};
+    pthread_mutex_unlock(&col.mu);
+    return c;
+}
+
+static void request(int kind, col_counts *after)
+{
+    if (rcgc_is_collector_thread()) {
+        if (after)
+            *after = counts_now();
+        return;
+    }
     rcgc_blocking_begin();
     pthread_mutex_lock(&req_serial);
     pthread_mutex_lock(&col.mu);
@@ -885,13 +903,11 @@ static size_t request(int kind, bool *finalized)
     pthread_cond_signal(&col.wake);
     while (col.done_seq < ticket)
         pthread_cond_wait(&col.done, &col.mu);
-    size_t freed = col.last_freed;
-    if (finalized)
-        *finalized = col.last_finalized;
+    if (after)
+        *after = (col_counts){col.freed_total, col.fin_runs};
     pthread_mutex_unlock(&col.mu);
     pthread_mutex_unlock(&req_serial);
     rcgc_blocking_end();
-    return freed;
 }
 
 int rcgc_collector_start(bool in_child)
@@ -911,8 +927,6 @@ int rcgc_collector_start(bool in_child)
      * thread (S9). */
     pthread_mutex_lock(&col.mu);
     col.stop = false;
-    col.last_freed = 0;
-    col.last_finalized = false;
     col.last_pause_ns = 0;
     pthread_mutex_unlock(&col.mu);
     if (col.gen[2].n == 0)
@@ -970,12 +984,21 @@ void rcgc_collector_release(void)
 /* In a pause: merge every heap's queue and move every young generation to
  * generation 1, so that a full collection sees all garbage (C8). Frees
  * what died by count after the world resumed. */
-static size_t gather_everything(rcgc__heap *self)
+static size_t gather_everything(rcgc__heap *self, bool collect_young)
 {
     size_t freed = rcgc_drain_self();
-    /* The caller's own young generation needs no pause: it is promoted
-     * before it, as a detach does (C12: a thread's aged objects can be
-     * millions, which the pause would otherwise promote one by one). */
+    /* C8: a full collection first collects the caller's own young
+     * generation (aged objects included) with the thread's young
+     * collection, which frees young cycles without the collector's
+     * tables or a pause and promotes what survives. rcgc_freeze only
+     * moves objects. */
+    if (collect_young)
+        freed += rcgc_collect_young(self, true);
+    /* What is left of it (everything, for a freeze; what user code
+     * allocated during that collection) needs no pause either: it is
+     * promoted before it, as a detach does (C12: a thread's aged objects
+     * can be millions, which the pause would otherwise promote one by
+     * one). */
     rcgc_young_promote_polling(self);
     rcgc__header *dead = NULL;
     uint64_t t0 = rcgc_now_ns();
@@ -1001,22 +1024,32 @@ static size_t gather_everything(rcgc__heap *self)
 
 size_t rcgc_collect_old(rcgc__heap *self, int generation)
 {
+    /* What the collector frees while this call runs counts as its own,
+     * whether a request or an automatic collection got to it first (the
+     * caller's young collection wakes the collector, which may then
+     * collect before the request arrives). */
+    col_counts c0 = counts_now(), c1 = c0;
     if (generation == 1) {
         size_t freed = rcgc_collect_young(self, true);
-        return freed + request(RCGC_REQ_GEN1, NULL);
+        request(RCGC_REQ_GEN1, &c1);
+        return freed + (size_t)(c1.freed_total - c0.freed_total);
     }
-    size_t freed = gather_everything(self);
-    /* Finalizers ran: look again, until a round runs none (what they made
-     * reachable survives; the rest is freed, never finalized twice). */
+    /* Finalizers ran since the round began (those of the young sets the
+     * caller's young collection queued, which the collector may run before
+     * the request reaches it, included): look again, until a round runs
+     * none (what they made reachable survives; the rest is freed, never
+     * finalized twice). */
+    uint64_t fin0 = c0.fin_runs;
+    size_t freed = gather_everything(self, true);
     for (int round = 0; round < 64; round++) {
-        bool finalized = false;
-        freed += request(RCGC_REQ_FULL, &finalized);
+        request(RCGC_REQ_FULL, &c1);
         freed += rcgc_drain_self();
-        if (!finalized)
+        if (c1.fin_runs == fin0)
             break;
-        freed += gather_everything(self);
+        fin0 = c1.fin_runs;
+        freed += gather_everything(self, true);
     }
-    return freed;
+    return freed + (size_t)(c1.freed_total - c0.freed_total);
 }
 
 void rcgc_enable(void)
@@ -1082,7 +1115,7 @@ int rcgc_freeze(void)
     rcgc__heap *self = rcgc_require_attached("rcgc_freeze", NULL);
     if (self == NULL)
         return EPERM;
-    gather_everything(self);
+    gather_everything(self, false);
     request(RCGC_REQ_FREEZE, NULL);
     return 0;
 }

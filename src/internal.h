@@ -108,6 +108,22 @@ static inline void *rcgc_payload(rcgc__header *h)
     return (char *)h + sizeof(rcgc__header);
 }
 
+/* gc_index (objects.md, O2): the owner of the index (the young table's
+ * token holder, or the collector for an old object, C1) is its only
+ * writer, but a young collection may read the index of any object in its
+ * own pages, a non-member's included (cycles.md, C3), so every access is
+ * a relaxed atomic: the value of a non-member is never trusted, only
+ * compared against the collection's own array. */
+static inline uint32_t rcgc_index_get(const rcgc__header *h)
+{
+    return __atomic_load_n(&h->gc_index, __ATOMIC_RELAXED);
+}
+
+static inline void rcgc_index_set(rcgc__header *h, uint32_t i)
+{
+    __atomic_store_n(&h->gc_index, i, __ATOMIC_RELAXED);
+}
+
 static inline uint32_t rcgc_gen_of(rcgc__header *h)
 {
     /* Acquire: pairs with rcgc_set_gen's release. */
@@ -245,6 +261,11 @@ typedef struct rcgc__heap {
     _Atomic uint32_t young_gauge;
 
     rcgc_pages pages[RCGC_NCLASSES]; /* alloc.c: token holder only */
+    /* The addresses of all the heap's pages (alloc.c): open addressing,
+     * 0 empty, at most half full. The young collection's membership test
+     * reads it (cycles.md, C3). Token holder only. */
+    uintptr_t *page_set;
+    uint32_t page_set_mask, page_set_n;
 
     struct rcgc__heap *next_all;  /* every heap (world.lock) */
     struct rcgc__heap *next_free; /* abandoned heaps to adopt (world.lock) */
@@ -428,7 +449,7 @@ static inline int rcgc_young_add(rcgc__heap *heap, rcgc__header *h)
 {
     if (heap->young_n == heap->young_cap && !rcgc_young_grow(heap))
         return ENOMEM;
-    h->gc_index = heap->young_n;
+    rcgc_index_set(h, heap->young_n);
     heap->young[heap->young_n++] = h;
     rcgc_young_gauge(heap);
     return 0;
@@ -441,7 +462,7 @@ static inline void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h)
 {
     if (!rcgc_is_young(h))
         return;
-    uint32_t i = h->gc_index;
+    uint32_t i = rcgc_index_get(h);
     if (i == RCGC_NO_INDEX)
         return;
     if (rcgc_internal_checks() && (i >= heap->young_n || heap->young[i] != h))
@@ -453,16 +474,16 @@ static inline void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h)
         uint32_t a = --heap->aged_n;
         if (a != i) {
             heap->young[i] = heap->young[a];
-            heap->young[i]->gc_index = i;
+            rcgc_index_set(heap->young[i], i);
         }
         hole = a;
     }
     uint32_t last = --heap->young_n;
     if (hole != last) {
         heap->young[hole] = heap->young[last];
-        heap->young[hole]->gc_index = hole;
+        rcgc_index_set(heap->young[hole], hole);
     }
-    h->gc_index = RCGC_NO_INDEX;
+    rcgc_index_set(h, RCGC_NO_INDEX);
     rcgc_young_gauge(heap);
 }
 void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h);
@@ -543,6 +564,10 @@ static inline bool rcgc_use_pages(void)
 /* Block sizes up to this (header included) are the fast path's (O13). */
 #define RCGC_TAKE_MAX 128u
 void *rcgc_block_take(rcgc__heap *heap, size_t bytes, size_t *got);
+/* Whether p is the payload address of a block in one of heap's pages, as
+ * far as its address tells: the header before it is then memory of such
+ * a page, readable whatever became of the object (C3). Token holder. */
+bool rcgc_heap_holds(const rcgc__heap *heap, const void *p);
 void *rcgc_block_alloc(rcgc__heap *heap, size_t bytes, size_t *got, bool *mallocd);
 void rcgc_block_free(rcgc__heap *self, void *p);
 size_t rcgc_block_size(const rcgc__header *h, bool mallocd);

@@ -68,11 +68,11 @@ static inline void *object_init(rcgc__heap *heap, rcgc__header *h, const rcgc_ty
     h->type = type;
     h->gc_bits = bits | (from_malloc ? RCGC_BIT_MALLOCED : 0u);
     if (bits & RCGC_BIT_TRACKED) {
-        h->gc_index = heap->young_n;
+        rcgc_index_set(h, heap->young_n);
         heap->young[heap->young_n++] = h;
         rcgc_young_gauge(heap);
     } else {
-        h->gc_index = RCGC_NO_INDEX;
+        rcgc_index_set(h, RCGC_NO_INDEX);
     }
     /* No fence needed to publish the header: the object only reaches
      * another thread through a release (rcgc_store, a queue, a lock) that

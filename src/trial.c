@@ -13,18 +13,27 @@ static inline void maybe_poll(const rcgc_trial *t, uint32_t i)
         rcgc_safepoint();
 }
 
-bool rcgc_trial_init(rcgc_trial *t, rcgc__header **objs, uint32_t n, bool poll)
+static bool trial_arrays(rcgc_trial *t, rcgc__header **objs, uint32_t n, bool poll)
 {
     memset(t, 0, sizeof *t);
     t->objs = objs;
     t->n = n;
     t->poll = poll;
-    if (!rcgc_ptrmap_init(&t->map, n))
-        return false;
     t->refs = malloc((n ? n : 1) * sizeof *t->refs);
     t->reached = calloc(n ? n : 1, 1);
     t->stack = malloc((n ? n : 1) * sizeof *t->stack);
     if (t->refs == NULL || t->reached == NULL || t->stack == NULL) {
+        rcgc_trial_free(t);
+        return false;
+    }
+    return true;
+}
+
+bool rcgc_trial_init(rcgc_trial *t, rcgc__header **objs, uint32_t n, bool poll)
+{
+    if (!trial_arrays(t, objs, n, poll))
+        return false;
+    if (!rcgc_ptrmap_init(&t->map, n)) {
         rcgc_trial_free(t);
         return false;
     }
@@ -33,6 +42,55 @@ bool rcgc_trial_init(rcgc_trial *t, rcgc__header **objs, uint32_t n, bool poll)
         maybe_poll(t, i);
     }
     return true;
+}
+
+bool rcgc_trial_init_young(rcgc_trial *t, rcgc__header **objs, uint32_t n, rcgc__heap *own,
+                           uint32_t base)
+{
+    if (!rcgc_use_pages())
+        return rcgc_trial_init(t, objs, n, false);
+    if (!trial_arrays(t, objs, n, false))
+        return false;
+    t->own = own;
+    t->base = base;
+    /* Members outside own's pages (large objects from malloc, objects
+     * revived into this generation from another heap's page, W3) go in
+     * the map. */
+    uint32_t elsewhere = 0;
+    for (uint32_t i = 0; i < n; i++)
+        elsewhere += !rcgc_heap_holds(own, rcgc_payload(objs[i]));
+    if (elsewhere > 0) {
+        if (!rcgc_ptrmap_init(&t->map, elsewhere)) {
+            rcgc_trial_free(t);
+            return false;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            if (!rcgc_heap_holds(own, rcgc_payload(objs[i])))
+                rcgc_ptrmap_put(&t->map, rcgc_payload(objs[i]), i);
+    }
+    return true;
+}
+
+/* C3: the member a slot's value names, or UINT32_MAX. With `own`, a
+ * value in own's pages is one of its blocks, so its header is readable
+ * whatever became of it: it is a member exactly when it is live, young,
+ * and the member its gc_index names is itself (only this thread writes
+ * the index of its young objects, and no block of its pages becomes a
+ * new object while it collects). Relaxed loads: a member's fields were
+ * written by this thread; a non-member's are only compared. Anything
+ * else is looked up in the map, which without `own` holds every member. */
+static inline uint32_t member_of(const rcgc_trial *t, const void *v)
+{
+    if (t->own != NULL && rcgc_heap_holds(t->own, v)) {
+        const rcgc__header *h = rcgc__hdr(v);
+        uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
+        if ((bits & (0xFFu << RCGC_MAGIC_SHIFT | RCGC_GEN_MASK)) !=
+            RCGC_MAGIC_LIVE << RCGC_MAGIC_SHIFT)
+            return UINT32_MAX;
+        uint32_t i = rcgc_index_get(h) - t->base;
+        return i < t->n && t->objs[i] == h ? i : UINT32_MAX;
+    }
+    return t->map.keys != NULL ? rcgc_ptrmap_get(&t->map, v) : UINT32_MAX;
 }
 
 void rcgc_free_polling(void *p, size_t bytes)
@@ -103,7 +161,7 @@ void rcgc_trial_counts(rcgc_trial *t, bool (*root)(rcgc__header *h))
 static void subtract_visit(void **slot, void *ctx)
 {
     rcgc_trial *t = ctx;
-    uint32_t j = rcgc_ptrmap_get(&t->map, rcgc_slot_get(slot));
+    uint32_t j = member_of(t, rcgc_slot_get(slot));
     if (j != UINT32_MAX)
         t->refs[j]--;
 }
@@ -120,7 +178,7 @@ void rcgc_trial_subtract(rcgc_trial *t)
 static void mark_visit(void **slot, void *ctx)
 {
     rcgc_trial *t = ctx;
-    uint32_t j = rcgc_ptrmap_get(&t->map, rcgc_slot_get(slot));
+    uint32_t j = member_of(t, rcgc_slot_get(slot));
     if (j != UINT32_MAX && !t->reached[j]) {
         t->reached[j] = 1;
         t->stack[t->sp++] = j;

@@ -20,6 +20,11 @@
 typedef struct rcgc_trial {
     rcgc__header **objs;   /* the set, not owned */
     uint32_t n;
+    /* A young collection of `own` with the page allocator: members in
+     * own's pages are found through their gc_index, base + i (C3); the
+     * map then holds only the members elsewhere (usually none). */
+    rcgc__heap *own;
+    uint32_t base;
     rcgc_ptrmap map;       /* objs[i] -> i */
     int64_t *refs;         /* count minus internal references */
     uint8_t *reached;      /* reachable from a root */
@@ -30,6 +35,10 @@ typedef struct rcgc_trial {
 } rcgc_trial;
 
 bool rcgc_trial_init(rcgc_trial *t, rcgc__header **objs, uint32_t n, bool poll);
+/* The same for the calling thread's young collection of `own`, whose
+ * members objs[i] all have gc_index base + i (young.c). */
+bool rcgc_trial_init_young(rcgc_trial *t, rcgc__header **objs, uint32_t n, rcgc__heap *own,
+                           uint32_t base);
 void rcgc_trial_free(rcgc_trial *t);
 /* free(p) for a block of `bytes` on the collector thread: large blocks
  * give their pages back in steps with a safepoint between (C8). */

@@ -52,7 +52,7 @@ bool rcgc_young_grow(rcgc__heap *heap)
  * generation 1. Called by the token holder, before MERGED is published. */
 void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h)
 {
-    if (!rcgc_is_young(h) || h->gc_index == RCGC_NO_INDEX)
+    if (!rcgc_is_young(h) || rcgc_index_get(h) == RCGC_NO_INDEX)
         return;
     rcgc_young_remove(heap, h);
     rcgc_old_adopt(&h, 1, 1);
@@ -63,7 +63,7 @@ void rcgc_young_promote_all(rcgc__heap *heap)
     if (heap->young_n == 0)
         return;
     for (uint32_t i = 0; i < heap->young_n; i++)
-        heap->young[i]->gc_index = RCGC_NO_INDEX;
+        rcgc_index_set(heap->young[i], RCGC_NO_INDEX);
     rcgc_old_adopt(heap->young, heap->young_n, 1);
     heap->young_n = 0;
     heap->aged_n = 0;
@@ -208,10 +208,10 @@ static size_t young_collect(rcgc__heap *heap, bool full)
     rcgc__tls_self.young_upward &= full ? 0u : 2u;
 
     rcgc_trial t;
-    if (!rcgc_trial_init(&t, objs, n, false)) {
+    if (!rcgc_trial_init_young(&t, objs, n, heap, base)) {
         /* No memory to collect with: promote everything (always safe). */
         for (uint32_t i = 0; i < n; i++)
-            objs[i]->gc_index = RCGC_NO_INDEX;
+            rcgc_index_set(objs[i], RCGC_NO_INDEX);
         rcgc_old_adopt(objs, n, 1);
         free(objs);
         rcgc_gc_notify(RCGC_GC_END, 0, n, 0, rcgc_now_ns() - t0, 0);
@@ -237,7 +237,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
     /* Partition: survivors to the front, garbage to the back. */
     uint32_t live = 0;
     for (uint32_t i = 0; i < n; i++) {
-        objs[i]->gc_index = RCGC_NO_INDEX;
+        rcgc_index_set(objs[i], RCGC_NO_INDEX);
         if (t.reached[i]) {
             rcgc__header *tmp = objs[live];
             objs[live++] = objs[i];
@@ -249,7 +249,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
         /* A minor collection: the survivors stay, aged (C12). Whatever user
          * code allocated since the table was taken ages with them. */
         for (uint32_t i = 0; i < live; i++) {
-            objs[i]->gc_index = heap->young_n;
+            rcgc_index_set(objs[i], heap->young_n);
             heap->young[heap->young_n++] = objs[i];
         }
         heap->aged_n = heap->young_n;

@@ -81,8 +81,15 @@ static void test_trace(void)
     for (int i = 0; i < 10; i++)
         rcgc_decref(node_ring2(i, i));
     rcgc_collect(0);
+    /* Rings that survive a young collection (generation 1), then become
+     * garbage: the full collection's detection and confirming pause find
+     * them (garbage still young would be freed by its young collection). */
+    void *keep[10];
     for (int i = 0; i < 10; i++)
-        rcgc_decref(node_ring2(i, i));
+        keep[i] = node_ring2(i, i);
+    rcgc_collect(0);
+    for (int i = 0; i < 10; i++)
+        rcgc_decref(keep[i]);
     rcgc_collect(2);
     rcgc_stats s = {.size = sizeof s};
     rcgc_get_stats(&s);
