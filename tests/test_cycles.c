@@ -73,6 +73,43 @@ static void test_young_garbage(void)
     CHECK_EQ(live_objects(), 0);
 }
 
+/* C3, own pages: with the page allocator a young collection finds its
+ * members through their headers, and members outside the heap's pages
+ * (here objects too large for a page class, from malloc) through the map:
+ * a ring that alternates both kinds is freed whole, a live one kept. */
+typedef struct big_node {
+    node n;
+    char pad[2048];
+} big_node;
+static const rcgc_type big_node_type = {"big_node", node_traverse, NULL, node_destroy};
+
+static node *mixed_ring(int n)
+{
+    node *first = node_new(1), *prev = first;
+    for (int i = 1; i < n; i++) {
+        node *x = i % 2 ? rcgc_alloc(&big_node_type, sizeof(big_node)) : node_new(1);
+        rcgc_store(prev, &prev->a, x);
+        rcgc_store(x, &x->b, prev);
+        rcgc_decref(x);
+        prev = x;
+    }
+    rcgc_store(prev, &prev->a, first);
+    return first;
+}
+
+static void test_young_large_members(void)
+{
+    rcgc_collect(2);
+    long before = destroyed;
+    rcgc_decref(mixed_ring(7));
+    node *keep = mixed_ring(4);
+    CHECK_EQ(rcgc_collect(0), 7);
+    CHECK_EQ(destroyed - before, 7);
+    rcgc_decref(keep);
+    CHECK_EQ(rcgc_collect(2), 4);
+    CHECK_EQ(destroyed - before, 11);
+}
+
 static void test_old_garbage(void)
 {
     long before = destroyed;
@@ -620,6 +657,7 @@ int main(void)
     test_init();
     test_collector_named();
     test_young_garbage();
+    test_young_large_members();
     test_old_garbage();
     test_mixed_generations();
     test_four_threads();
