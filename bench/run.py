@@ -694,7 +694,8 @@ def section_cycles(rep):
         return
     rate, base = r["full_objects_per_s"], c["best_objects_per_s"]
     rep.w(f"rcgc's longest pause in these collections: {f3(r.get('pause_max_ms'), ' ms')} (the "
-          "confirming pause covers every candidate, here all the garbage).", "")
+          "garbage is the caller's, so rcgc_collect(2) frees it in the caller's young collection, "
+          "which it runs first, with no pause; the gathering pause only promotes what is left).", "")
     rep.targets.append(("Cyclic garbage freed at least twice as fast as CPython's gc.collect()",
                         f"rcgc_collect(2) {f3(rate / 1e6)} M objects/s against CPython's "
                         f"{f3(base / 1e6)} M (the faster object kind): {f3(rate / base)}x",
@@ -887,44 +888,43 @@ with rcgc's 32-byte header against glibc's 32-byte chunk, so building,
 checking and freeing a tree misses the cache half as often again (`make`,
 `count`, the loads of children's headers in `release_plain_slot`); (2)
 **young-table bookkeeping**: 8 bytes per object written at allocation;
-(3) `rcgc_alloc` itself: the attached, blocking, safepoint and
-young-collection tests, the header's six fields, two statistics.
+(3) `rcgc_alloc` itself: since the fast path of objects.md O13 (one chain
+of tests, then the current page's block, no call) about 90 instructions
+per object instead of 105, 3-4% of the wall time; what is left there is
+the header's six fields, the young-table entry and two statistics.
 **Proposed changes:** (a) a 16-byte header for objects owned by one
 thread (owner and local count in one word, the shared count, gc_bits and
 gc_index in a side word allocated only when the object is shared or
 tracked by the collector), which would make a node a 32-byte block like
 glibc's; (b) src/young.c: drop the table for objects allocated since the
 last young collection (they lie in the heap's current pages in allocation
-order; a per-page watermark lets a minor collection enumerate them); (c)
-include/rcgc/inline.h: an inline allocation fast path (pop the current
-page's free list, write the header) as mimalloc does.""",
+order; a per-page watermark lets a minor collection enumerate them:
+measured by disabling the table, 6% of the time at depth 18); (c)
+include/rcgc/inline.h: the allocation fast path of O13 inline in the
+caller, as mimalloc's, which needs the page's free list and the young
+table's room in the thread's TLS block.""",
     "contract": """The held-out program does the same work as bench/binarytrees.c through
 the public API only (every thread takes every n-th tree of each depth),
 and its time and profile match the in-tree program's: the causes and the
 proposed changes above apply unchanged.""",
-    "cycles": """`rcgc_collect(2)` on a million objects of garbage does, in order: a
-gathering pause that promotes the thread's young generation (one
-compare-and-swap per object in `rcgc_old_adopt`, the inbox copy in
-`rcgc_old_flush`), the collector's ingest into its tables, detection (trial
-deletion: every object put in an open-addressing hash map, `rcgc_trial_init`,
-then every slot looked up in it twice, `subtract_visit` and `mark_visit`), a
-confirming pause that repeats the trial deletion over all the candidates
-(here: all the garbage), and the reclaim. So each object is hashed and
-looked up about twice as often as CPython's collector touches it, and
-CPython keeps its gc_refs in the object header instead of a side table. The
-fresh side tables of every collection also fault in new pages
-(`clear_page_erms` in the kernel, a large share of the collector thread's
-profile). **Proposed changes** (src/trial.c, src/ptrmap.h, src/cycles.c):
-(a) keep the trial arrays and the hash map of the collector and of each
-heap between collections (grow only, reset with a memset of the used part)
-so no collection faults in fresh pages; (b) (tried: key and value of the map in
-one 16-byte entry made no measurable difference, 3.7-4.1 M objects/s either
-way, so it is the map's size, not its layout); (c) hide
-the misses that remain: traverse a batch of members (say 16) into a small
-array of slot values first, prefetch their map buckets
-(`__builtin_prefetch`), then look them up, in `rcgc_trial_subtract`,
-`drain_marks` and `rcgc_trial_init` (the map is far larger than the cache
-at a million objects, so nearly every lookup is a miss today).""",
+    "cycles": """`rcgc_collect(2)` on a million objects of garbage made by the caller
+now frees them in the caller's own young collection, which it runs first
+(cycles.md C8): trial deletion whose members are found through their
+headers in the heap's own pages instead of a side hash map (C3), one pass
+for counts and internal references (C2), the rescue pass that also notes
+whether any type has hooks, and the plain reclaim of a set without hooks
+(C7: three passes, no pins). What remains is memory traffic: about six
+passes over 48 MB of headers and payloads (counts with subtraction,
+marking, rescue, DYING and COLLECTING, release, free), where CPython's
+collector makes about four over its objects. Old garbage, found by the
+background collector, still goes through the side map (every member
+hashed, every slot looked up twice). **Proposed changes** (src/trial.c,
+src/cycles.c, src/alloc.c): (a) a process-wide map of pages (a two-level
+radix over 64 KB pages, as mimalloc's segment map) so that the collector
+can also find its members through their headers (their gc_index is its
+table index), which removes the side map from old collections too; (b)
+fold the plain reclaim's DYING/COLLECTING pass into the release pass by
+recognising members through the same test instead of a bit.""",
     "pause": """Confirmation now runs in slices of at most 4096 candidates, whole
 connected components each, one pause per slice (cycles.md C14), and the
 collector's long loops poll safepoints throughout (detection's marking did
@@ -934,7 +934,7 @@ it). What a pause still contains, in the collection log and trace below:
 not poll, and one with trial deletion examines up to threshold0 << 5 aged
 objects plus the new ones (C12), a few milliseconds at worst; (2) the
 gathering pause of `rcgc_collect(2)`, which promotes the young tables of
-the other threads inside the pause (the caller's is promoted before it);
+the other threads inside the pause (the caller's is collected before it);
 (3) a component of garbage larger than a slice is confirmed whole.
 **Proposed changes:** (a) src/young.c: let the young trial poll, by keeping
 its members' table positions valid while the thread parks (a drain at the
@@ -959,8 +959,8 @@ beyond that is time the mutator thread had no CPU: the background collector
 needs a core of its own, and on a 2-core machine with any third runnable
 thread (another process, or this benchmark's thread asking for collections)
 it takes the mutator's. **Proposed changes** (src/cycles.c, src/trial.c):
-(a) the smaller, reused side tables proposed for the cyclic-garbage target
-shrink the collector's cache footprint; (b) pace detection: after each
+(a) the page map proposed for the cyclic-garbage target takes the
+collector's side hash map, and with it most of its cache footprint, away; (b) pace detection: after each
 slice of work (the existing poll every 256 objects), sleep in proportion to
 the work done when the runnable threads outnumber the CPUs
 (sched_getaffinity and /proc/loadavg's running count), so that detection

@@ -19,7 +19,7 @@ static bool trial_arrays(rcgc_trial *t, rcgc__header **objs, uint32_t n, bool po
     t->objs = objs;
     t->n = n;
     t->poll = poll;
-    t->refs = malloc((n ? n : 1) * sizeof *t->refs);
+    t->refs = calloc(n ? n : 1, sizeof *t->refs);
     t->reached = calloc(n ? n : 1, 1);
     t->stack = malloc((n ? n : 1) * sizeof *t->stack);
     if (t->refs == NULL || t->reached == NULL || t->stack == NULL) {
@@ -164,6 +164,19 @@ static void subtract_visit(void **slot, void *ctx)
     uint32_t j = member_of(t, rcgc_slot_get(slot));
     if (j != UINT32_MAX)
         t->refs[j]--;
+}
+
+void rcgc_trial_counts_subtract(rcgc_trial *t, bool (*root)(rcgc__header *h))
+{
+    /* refs[] starts at zero (calloc): each member adds its own count and
+     * subtracts one for each of its slots that names a member, in any
+     * order, so the two steps share one pass over the members. */
+    for (uint32_t i = 0; i < t->n; i++) {
+        rcgc__header *h = t->objs[i];
+        t->refs[i] += root(h) ? RCGC_TRIAL_ROOT : rcgc_total_count(h);
+        h->type->traverse(rcgc_payload(h), subtract_visit, t);
+        maybe_poll(t, i);
+    }
 }
 
 void rcgc_trial_subtract(rcgc_trial *t)

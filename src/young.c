@@ -217,27 +217,37 @@ static size_t young_collect(rcgc__heap *heap, bool full)
         rcgc_gc_notify(RCGC_GC_END, 0, n, 0, rcgc_now_ns() - t0, 0);
         return 0;
     }
-    rcgc_trial_counts(&t, young_root);
-    rcgc_trial_subtract(&t);
+    rcgc_trial_counts_subtract(&t, young_root);
     rcgc_test_hook(RCGC_HOOK_YOUNG_COUNTED, heap);
     rcgc_trial_mark(&t);
     rcgc_test_hook(RCGC_HOOK_YOUNG_MARKED, heap);
 
     /* C6: an unreached object that another thread touched since we read
-     * the counts is a root after all. Repeat until a pass finds none. */
+     * the counts is a root after all. Repeat until a pass finds none. The
+     * same pass over the garbage's headers learns whether any member's
+     * type has finalize or destroy (C7: the plain reclaim otherwise). */
+    bool hooks = false;
     for (bool again = true; again;) {
         again = false;
-        for (uint32_t i = 0; i < n; i++)
-            if (!t.reached[i] && young_root(objs[i])) {
+        hooks = false;
+        for (uint32_t i = 0; i < n; i++) {
+            if (t.reached[i])
+                continue;
+            if (young_root(objs[i])) {
                 rcgc_trial_rescue(&t, i);
                 again = true;
+                continue;
             }
+            /* Relaxed: HOOKS was written at allocation, by this thread. */
+            hooks |= (__atomic_load_n(&objs[i]->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_HOOKS) != 0;
+        }
     }
 
-    /* Partition: survivors to the front, garbage to the back. */
+    /* Partition: survivors to the front, garbage to the back. Their
+     * gc_index is rewritten where they go next: back into the table, to
+     * the collector (rcgc_old_adopt), or to the reclaim. */
     uint32_t live = 0;
     for (uint32_t i = 0; i < n; i++) {
-        rcgc_index_set(objs[i], RCGC_NO_INDEX);
         if (t.reached[i]) {
             rcgc__header *tmp = objs[live];
             objs[live++] = objs[i];
@@ -278,7 +288,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
     } else {
         heap->young_shift = 0;
     }
-    size_t freed = rcgc_garbage(heap, objs + live, n - live, 0);
+    size_t freed = rcgc_garbage_young(heap, objs + live, n - live, hooks);
     free(objs);
     uint64_t ns = rcgc_now_ns() - t0;
     rcgc_gc_record(0, n, freed);
