@@ -913,18 +913,19 @@ now frees them in the caller's own young collection, which it runs first
 headers in the heap's own pages instead of a side hash map (C3), one pass
 for counts and internal references (C2), the rescue pass that also notes
 whether any type has hooks, and the plain reclaim of a set without hooks
-(C7: three passes, no pins). What remains is memory traffic: about six
-passes over 48 MB of headers and payloads (counts with subtraction,
-marking, rescue, DYING and COLLECTING, release, free), where CPython's
-collector makes about four over its objects. Old garbage, found by the
+(C7: two passes, no pins, no marks). What remains is memory traffic: about
+five passes over 48 MB of headers and payloads (counts with subtraction,
+marking, rescue, release, free), where CPython's collector makes about
+four over its objects. Old garbage, found by the
 background collector, still goes through the side map (every member
 hashed, every slot looked up twice). **Proposed changes** (src/trial.c,
 src/cycles.c, src/alloc.c): (a) a process-wide map of pages (a two-level
 radix over 64 KB pages, as mimalloc's segment map) so that the collector
 can also find its members through their headers (their gc_index is its
 table index), which removes the side map from old collections too; (b)
-fold the plain reclaim's DYING/COLLECTING pass into the release pass by
-recognising members through the same test instead of a bit.""",
+fold the rescue pass into marking for sets no other thread touched
+(a per-heap count of ESCAPED marks, read before the counts and after
+marking, tells).""",
     "pause": """Confirmation now runs in slices of at most 4096 candidates, whole
 connected components each, one pause per slice (cycles.md C14), and the
 collector's long loops poll safepoints throughout (detection's marking did

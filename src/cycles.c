@@ -413,47 +413,6 @@ size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen)
     return m;
 }
 
-/* C7, the plain reclaim: a young set (owned by the calling thread, left
- * its table, unreached after the rescue pass, so no member is ESCAPED, has
- * weak references or is queued) whose members' types have neither
- * finalize nor destroy. No user code runs on the set, so nothing needs
- * pinning and DYING and COLLECTING are set in one step. The slots are not
- * cleared: no other thread reads a young object's slots (C5) and the
- * members are freed right after. */
-static void release_young_cycle_slot(void **slot, void *ctx)
-{
-    (void)ctx;
-    /* Relaxed: the slot of a young member, which only this thread reads. */
-    void *v = __atomic_load_n(slot, __ATOMIC_RELAXED);
-    if (v == NULL)
-        return;
-    /* As release_cycle_slot: a member is skipped (its memory goes with the
-     * set), anything else is kept alive by this slot's reference until we
-     * release it. Acquire: pairs with the release that set COLLECTING. */
-    if (__atomic_load_n(&rcgc__hdr(v)->gc_bits, __ATOMIC_ACQUIRE) & RCGC_BIT_COLLECTING)
-        return;
-    rcgc_decref(v);
-}
-
-size_t rcgc_garbage_young(rcgc__heap *self, rcgc__header **g, uint32_t m, bool hooks)
-{
-    for (uint32_t i = 0; i < m; i++)
-        rcgc_index_set(g[i], RCGC_NO_INDEX);
-    if (m == 0 || hooks || rcgc_world.config.debug_leaks)
-        return rcgc_garbage(self, g, m, 0);
-    for (uint32_t i = 0; i < m; i++)
-        /* Release: pairs with the acquire loads of the bits (above, and
-         * the checks'). An RMW rather than O11's plain store: no other
-         * thread may touch a garbage member, but a misuse that did must
-         * not have its bits erased. */
-        __atomic_fetch_or(&g[i]->gc_bits, RCGC_BIT_DYING | RCGC_BIT_COLLECTING, __ATOMIC_RELEASE);
-    for (uint32_t i = 0; i < m; i++)
-        g[i]->type->traverse(rcgc_payload(g[i]), release_young_cycle_slot, NULL);
-    for (uint32_t i = 0; i < m; i++)
-        free_memory(self, g[i]);
-    return m;
-}
-
 /* ==================================================================== */
 /* Notification, statistics and test hooks                               */
 /* ==================================================================== */

@@ -498,9 +498,6 @@ void rcgc_old_adopt(rcgc__header **objs, size_t n, int gen);
 void rcgc_old_dead(rcgc__header *h);
 void rcgc_old_flush(rcgc__heap *heap);
 size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen);
-/* A young collection's garbage (C7): `hooks` says whether some member's
- * type has finalize or destroy; without, the plain reclaim. */
-size_t rcgc_garbage_young(rcgc__heap *self, rcgc__header **g, uint32_t m, bool hooks);
 void rcgc_gc_notify(int phase, int generation, uint64_t examined, uint64_t freed, uint64_t ns,
                     uint64_t pause_ns);
 void rcgc_gc_record(int generation, uint64_t examined, uint64_t freed);

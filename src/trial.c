@@ -230,3 +230,41 @@ void rcgc_trial_rescue(rcgc_trial *t, uint32_t i)
     t->stack[t->sp++] = i;
     drain_marks(t);
 }
+
+/* C7, the plain reclaim of a young set (young.c): the unreached members,
+ * whose types have neither finalize nor destroy, so no user code runs on
+ * them and nothing needs pinning or marking. Their slots are read with
+ * relaxed loads and not cleared: no other thread reads a young object's
+ * slots (C5), and the members are freed right after. A slot's value that
+ * is an unreached member is dropped without counting (its memory goes
+ * with the set); member_of recognises it by its trial position, which
+ * the members keep (the survivors have left: back into the table with a
+ * new index, or promoted, and member_of tells either apart). Anything
+ * else is released, which may free non-members through the ordinary
+ * deallocation loop; their user code cannot reach the set, which nothing
+ * outside it references. */
+static void reclaim_visit(void **slot, void *ctx)
+{
+    rcgc_trial *t = ctx;
+    void *v = __atomic_load_n(slot, __ATOMIC_RELAXED);
+    if (v == NULL)
+        return;
+    uint32_t j = member_of(t, v);
+    if (j != UINT32_MAX && !t->reached[j])
+        return;
+    rcgc_decref(v);
+}
+
+size_t rcgc_trial_reclaim(rcgc_trial *t, rcgc__heap *self)
+{
+    size_t m = 0;
+    for (uint32_t i = 0; i < t->n; i++)
+        if (!t->reached[i])
+            t->objs[i]->type->traverse(rcgc_payload(t->objs[i]), reclaim_visit, t);
+    for (uint32_t i = 0; i < t->n; i++)
+        if (!t->reached[i]) {
+            rcgc_object_free(self, t->objs[i]);
+            m++;
+        }
+    return m;
+}

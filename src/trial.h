@@ -59,6 +59,11 @@ void rcgc_trial_subtract(rcgc_trial *t);
 void rcgc_trial_mark(rcgc_trial *t);
 /* Marks i, and what it reaches, as reached (a late root). */
 void rcgc_trial_rescue(rcgc_trial *t, uint32_t i);
+/* The plain reclaim of a young collection's unreached members (C7): their
+ * references to non-members released, their memory freed; returns how
+ * many. Only for members whose types have neither finalize nor destroy,
+ * after the survivors left; `self` is the calling thread's heap. */
+size_t rcgc_trial_reclaim(rcgc_trial *t, rcgc__heap *self);
 
 /* Atomic load of a slot: slots may be written concurrently by rcgc_store
  * (an exchange) and by the release of a dying object's slots. Acquire: a

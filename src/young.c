@@ -124,6 +124,43 @@ static uint32_t aged_limit(const rcgc__heap *heap)
     return lim > UINT32_MAX ? UINT32_MAX : (uint32_t)lim;
 }
 
+/* After a young collection placed its survivors: back in the table,
+ * aged (a minor collection, C12: whatever user code allocated since the
+ * table was taken ages with them), or promoted, with their promotions
+ * flushed to the inbox as one batch. */
+static void survivors_placed(rcgc__heap *heap, bool kept, uint32_t live)
+{
+    if (kept) {
+        heap->aged_n = heap->young_n;
+        rcgc_young_gauge(heap);
+    } else if (live > 0) {
+        rcgc_old_flush(heap);
+    }
+}
+
+/* C11: a collection that found less than an eighth of what it examined
+ * to be garbage doubles the distance to the next one (up to
+ * RCGC_YOUNG_MAX_SHIFT doublings); one that found more returns to
+ * threshold0. Objects that die by count before a collection cost it
+ * nothing, so when survivors dominate (a program building large acyclic
+ * structures), collecting less often saves examining and promoting
+ * objects that would have died anyway. C12: the same rule spaces the full
+ * collections that promote the aged objects. */
+static void young_backoff(rcgc__heap *heap, bool full, uint32_t n, uint32_t live)
+{
+    bool little = n >= 64 && (uint64_t)(n - live) * 8 < n;
+    if (full) {
+        /* C12: no back-off for full collections with trial deletion
+         * (RCGC_AGED_MAX_SHIFT), which do not poll safepoints. */
+        heap->aged_shift = 0;
+    } else if (little) {
+        if (heap->young_shift < RCGC_YOUNG_MAX_SHIFT)
+            heap->young_shift++;
+    } else {
+        heap->young_shift = 0;
+    }
+}
+
 /* Collects the calling thread's own young generation: the objects young
  * since the last collection (a minor one), or all of them, aged included,
  * when `full` or when the aged ones reached their limit (C12). */
@@ -243,52 +280,54 @@ static size_t young_collect(rcgc__heap *heap, bool full)
         }
     }
 
-    /* Partition: survivors to the front, garbage to the back. Their
-     * gc_index is rewritten where they go next: back into the table, to
-     * the collector (rcgc_old_adopt), or to the reclaim. */
     uint32_t live = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (t.reached[i]) {
-            rcgc__header *tmp = objs[live];
-            objs[live++] = objs[i];
-            objs[i] = tmp;
+    for (uint32_t i = 0; i < n; i++)
+        live += t.reached[i];
+    size_t freed;
+    if (!hooks && !rcgc_world.config.debug_leaks) {
+        /* C7, the plain reclaim: the survivors leave first, in place (the
+         * garbage members keep their trial positions, by which the reclaim
+         * recognises them), then the garbage is released and freed. */
+        bool keep = live > 0 && !full && reserve(heap, live);
+        for (uint32_t i = 0; i < n; i++) {
+            if (!t.reached[i])
+                continue;
+            if (keep) {
+                rcgc_index_set(objs[i], heap->young_n);
+                heap->young[heap->young_n++] = objs[i];
+            } else {
+                rcgc_old_adopt(&objs[i], 1, 1);
+            }
         }
-    }
-    rcgc_trial_free(&t);
-    if (live > 0 && !full && reserve(heap, live)) {
-        /* A minor collection: the survivors stay, aged (C12). Whatever user
-         * code allocated since the table was taken ages with them. */
-        for (uint32_t i = 0; i < live; i++) {
-            rcgc_index_set(objs[i], heap->young_n);
-            heap->young[heap->young_n++] = objs[i];
-        }
-        heap->aged_n = heap->young_n;
-        rcgc_young_gauge(heap);
-    } else if (live > 0) {
-        rcgc_old_adopt(objs, live, 1);
-        rcgc_old_flush(heap); /* the survivors reach the inbox as one batch */
-    }
-
-    /* C11: a collection that found less than an eighth of what it
-     * examined to be garbage doubles the distance to the next one (up to
-     * RCGC_YOUNG_MAX_SHIFT doublings); one that found more returns to
-     * threshold0. Objects that die by count before a collection cost it
-     * nothing, so when survivors dominate (a program building large
-     * acyclic structures), collecting less often saves examining and
-     * promoting objects that would have died anyway. C12: the same rule
-     * spaces the full collections that promote the aged objects. */
-    bool little = n >= 64 && (uint64_t)(n - live) * 8 < n;
-    if (full) {
-        /* C12: no back-off for full collections with trial deletion
-         * (RCGC_AGED_MAX_SHIFT), which do not poll safepoints. */
-        heap->aged_shift = 0;
-    } else if (little) {
-        if (heap->young_shift < RCGC_YOUNG_MAX_SHIFT)
-            heap->young_shift++;
+        survivors_placed(heap, keep, live);
+        young_backoff(heap, full, n, live);
+        freed = rcgc_trial_reclaim(&t, heap);
+        rcgc_trial_free(&t);
     } else {
-        heap->young_shift = 0;
+        /* Partition: survivors to the front, garbage to the back. */
+        for (uint32_t i = 0, k = 0; i < n; i++) {
+            if (t.reached[i]) {
+                rcgc__header *tmp = objs[k];
+                objs[k++] = objs[i];
+                objs[i] = tmp;
+            }
+        }
+        rcgc_trial_free(&t);
+        bool keep = live > 0 && !full && reserve(heap, live);
+        for (uint32_t i = 0; i < live; i++) {
+            if (keep) {
+                rcgc_index_set(objs[i], heap->young_n);
+                heap->young[heap->young_n++] = objs[i];
+            }
+        }
+        if (!keep && live > 0)
+            rcgc_old_adopt(objs, live, 1);
+        survivors_placed(heap, keep, live);
+        young_backoff(heap, full, n, live);
+        for (uint32_t i = live; i < n; i++)
+            rcgc_index_set(objs[i], RCGC_NO_INDEX);
+        freed = rcgc_garbage(heap, objs + live, n - live, 0);
     }
-    size_t freed = rcgc_garbage_young(heap, objs + live, n - live, hooks);
     free(objs);
     uint64_t ns = rcgc_now_ns() - t0;
     rcgc_gc_record(0, n, freed);
