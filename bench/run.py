@@ -935,15 +935,16 @@ it). What a pause still contains, in the collection log and trace below:
 not poll, and one with trial deletion examines up to threshold0 << 5 aged
 objects plus the new ones (C12), a few milliseconds at worst; (2) the
 gathering pause of `rcgc_collect(2)`, which promotes the young tables of
-the other threads inside the pause (the caller's is collected before it);
-(3) a component of garbage larger than a slice is confirmed whole.
+the other threads inside the pause (the caller's is collected before it;
+since cycles.md C8's whole-table promotion, with no compare-and-swap and
+no inbox allocation in the pause, about 10 ns per aged object, 0.1-0.5 ms
+with 5M live against 0.4-2.4 ms before); (3) a component of garbage larger than a slice is confirmed whole.
 **Proposed changes:** (a) src/young.c: let the young trial poll, by keeping
 its members' table positions valid while the thread parks (a drain at the
 safepoint may merge one) and re-reading counts after it; (b) src/cycles.c
-`gather_everything`: hand each stopped thread's young table to the
-collector whole and set the generation bits after the pause, or let each
-running thread promote its own table at the safepoint where it notices
-the request, before it parks; (c) split a large component by confirming
+`gather_everything`: let each running thread promote its own table at
+the safepoint where it notices the request, before it parks, so that the
+pass over the aged headers leaves the pause; (c) split a large component by confirming
 its members' external counts incrementally (a snapshot of the component's
 internal references taken concurrently, checked against the counts in the
 pause).""",

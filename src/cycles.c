@@ -47,6 +47,9 @@
 /* Tables of the older generations (collector thread only, C1)          */
 /* ==================================================================== */
 
+/* The largest inbox array kept for reuse (8 MB of pointers). */
+#define RCGC_SPARE_MAX ((size_t)1 << 20)
+
 typedef struct table {
     rcgc__header **a;
     uint32_t n, cap;
@@ -63,6 +66,12 @@ typedef struct collector {
      * deaths of old objects, in the order they happened. */
     rcgc__header **promo;
     size_t promo_n, promo_cap;
+    /* The array ingest last emptied, kept (up to RCGC_SPARE_MAX entries)
+     * for the next: a gathering pause then appends a young table into
+     * memory already mapped and touched, instead of faulting in a fresh
+     * array inside the pause. */
+    rcgc__header **promo_spare;
+    size_t promo_spare_cap;
     rcgc__header **dead;
     size_t dead_n, dead_cap;
     /* Requests (C8). */
@@ -192,6 +201,52 @@ void rcgc_old_adopt(rcgc__header **objs, size_t n, int gen)
     }
 }
 
+/* C1: a whole young table promoted at once (a gathering pause, a detach,
+ * a fork): one pass sets the generations and indices, then the entries
+ * reach the inbox in one copy under col.mu, instead of one by one through
+ * the calling thread's report buffer. A gathering pause does this for
+ * every thread's table, so its length is this loop's (cycles.md, C8). */
+void rcgc_old_adopt_table(rcgc__header **objs, size_t n, int gen, bool stopped)
+{
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        /* The headers of a table that aged are scattered over the heap:
+         * ask for those a few entries ahead while this one is written. */
+        if (i + 8 < n)
+            __builtin_prefetch(&objs[i + 8]->gc_bits, 1);
+        if (stopped) {
+            /* In a pause every other attached thread is stopped, and no
+             * other thread may touch an object (an unattached one or one in
+             * a blocking region must not), so nobody ORs a bit in
+             * meanwhile: a load and a store replace rcgc_set_gen's
+             * compare-and-swap. Release, as rcgc_set_gen's. */
+            uint32_t v = __atomic_load_n(&objs[i]->gc_bits, __ATOMIC_RELAXED);
+            __atomic_store_n(&objs[i]->gc_bits, (v & ~RCGC_GEN_MASK) | (uint32_t)gen,
+                             __ATOMIC_RELEASE);
+        } else {
+            rcgc_set_gen(objs[i], (uint32_t)gen);
+        }
+        rcgc_index_set(objs[i], RCGC_NO_INDEX);
+    }
+    pthread_mutex_lock(&col.mu);
+    if (col.promo_n + n > col.promo_cap) {
+        size_t c = col.promo_cap ? col.promo_cap * 2 : 1024;
+        if (c < col.promo_n + n)
+            c = col.promo_n + n;
+        rcgc__header **na = realloc(col.promo, c * sizeof *na);
+        if (na == NULL)
+            fatal_oom("the collector's inbox");
+        col.promo = na;
+        col.promo_cap = c;
+    }
+    memcpy(col.promo + col.promo_n, objs, n * sizeof *objs);
+    col.promo_n += n;
+    if (col.promo_n + col.dead_n >= 65536)
+        pthread_cond_signal(&col.wake);
+    pthread_mutex_unlock(&col.mu);
+}
+
 void rcgc_old_dead(rcgc__header *h)
 {
     report(h, 1);
@@ -217,9 +272,13 @@ static size_t ingest_into(rcgc__heap *self)
 {
     pthread_mutex_lock(&col.mu);
     rcgc__header **promo = col.promo, **dead = col.dead;
-    size_t np = col.promo_n, nd = col.dead_n;
-    col.promo = col.dead = NULL;
-    col.promo_n = col.promo_cap = col.dead_n = col.dead_cap = 0;
+    size_t np = col.promo_n, nd = col.dead_n, promo_cap = col.promo_cap;
+    col.promo = col.promo_spare;
+    col.promo_cap = col.promo_spare_cap;
+    col.promo_spare = NULL;
+    col.promo_spare_cap = 0;
+    col.dead = NULL;
+    col.promo_n = col.dead_n = col.dead_cap = 0;
     pthread_mutex_unlock(&col.mu);
     for (size_t i = 0; i < nd; i++) {
         rcgc__header *h = dead[i];
@@ -246,6 +305,13 @@ static size_t ingest_into(rcgc__heap *self)
         uint32_t g = rcgc_gen_of(h);
         table_add(&col.gen[g], (int)g, h);
     }
+    pthread_mutex_lock(&col.mu);
+    if (col.promo_spare == NULL && promo_cap <= RCGC_SPARE_MAX) {
+        col.promo_spare = promo;
+        col.promo_spare_cap = promo_cap;
+        promo = NULL;
+    }
+    pthread_mutex_unlock(&col.mu);
     free(promo);
     free(dead);
     return np + nd;
@@ -972,9 +1038,10 @@ void rcgc_collector_release(void)
         atomic_store_explicit(&rcgc_world.gen_count[g], 0, memory_order_relaxed);
     }
     free(col.promo);
+    free(col.promo_spare);
     free(col.dead);
-    col.promo = col.dead = NULL;
-    col.promo_n = col.promo_cap = col.dead_n = col.dead_cap = 0;
+    col.promo = col.promo_spare = col.dead = NULL;
+    col.promo_n = col.promo_cap = col.promo_spare_cap = col.dead_n = col.dead_cap = 0;
 }
 
 /* ==================================================================== */
@@ -1008,7 +1075,7 @@ static size_t gather_everything(rcgc__heap *self, bool collect_young)
         if (h != self)
             rcgc_own_take(h);
         rcgc_heap_drain(h, &dead);
-        rcgc_young_promote_all(h);
+        rcgc_young_promote_all(h, true);
         rcgc_old_flush(h);
         if (h != self)
             rcgc_own_drop(h);

@@ -487,7 +487,8 @@ static inline void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h)
     rcgc_young_gauge(heap);
 }
 void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h);
-void rcgc_young_promote_all(rcgc__heap *heap);
+/* The whole table to generation 1 at once; `stopped`: in a pause. */
+void rcgc_young_promote_all(rcgc__heap *heap, bool stopped);
 /* The calling thread's own table, from its end, with safepoints between
  * steps (C13): for promotions outside a pause. */
 void rcgc_young_promote_polling(rcgc__heap *heap);
@@ -495,6 +496,8 @@ size_t rcgc_collect_young(rcgc__heap *heap, bool full);
 
 /* cycles.c */
 void rcgc_old_adopt(rcgc__header **objs, size_t n, int gen);
+/* `stopped`: called in a pause (cycles.md, C8). */
+void rcgc_old_adopt_table(rcgc__header **objs, size_t n, int gen, bool stopped);
 void rcgc_old_dead(rcgc__header *h);
 void rcgc_old_flush(rcgc__heap *heap);
 size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen);

@@ -207,7 +207,7 @@ static void detach(rcgc__heap *heap)
      * finalized now, not left with a pooled heap. */
     if (heap->revived_n != 0)
         rcgc_dealloc_list(heap, NULL);
-    rcgc_young_promote_all(heap);
+    rcgc_young_promote_all(heap, false);
     rcgc_leave_running(heap);
     pthread_mutex_lock(&rcgc_world.lock);
     /* Under world.lock: see attach_locked (S9). */
@@ -398,7 +398,7 @@ static void fork_child(void)
         pthread_mutex_lock(&rcgc_world.lock);
         for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all)
             if (h != self && rcgc_own_try(h)) {
-                rcgc_young_promote_all(h);
+                rcgc_young_promote_all(h, false);
                 rcgc_old_flush(h);
                 rcgc_own_drop(h);
             }

@@ -58,13 +58,11 @@ void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h)
     rcgc_old_adopt(&h, 1, 1);
 }
 
-void rcgc_young_promote_all(rcgc__heap *heap)
+void rcgc_young_promote_all(rcgc__heap *heap, bool stopped)
 {
     if (heap->young_n == 0)
         return;
-    for (uint32_t i = 0; i < heap->young_n; i++)
-        rcgc_index_set(heap->young[i], RCGC_NO_INDEX);
-    rcgc_old_adopt(heap->young, heap->young_n, 1);
+    rcgc_old_adopt_table(heap->young, heap->young_n, 1, stopped);
     heap->young_n = 0;
     heap->aged_n = 0;
     rcgc_young_gauge(heap);
