@@ -334,6 +334,27 @@ def pause_seconds(size):
     return max(2.0, size / 1e6)
 
 
+def median_runs(cmd, reps):
+    """run_prog `reps` times; the median of each numeric result (the
+    longest pause of a run is one sample, which the machine's own hiccups
+    can decide: on a 2-core machine a thread waiting for a core stretches
+    the pause that waits for it). Keeps the output of the median run of the
+    first result and the number of runs as `n`."""
+    runs = [run_prog(cmd) for _ in range(reps)]
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[0]
+    res = {}
+    for k, v in ok[0].items():
+        if isinstance(v, float):
+            vals = sorted(r[k] for r in ok if isinstance(r.get(k), float))
+            res[k] = vals[len(vals) // 2]
+    first = next(k for k, v in ok[0].items() if isinstance(v, float) and k not in ("wall_s", "cpu_s"))
+    mid = sorted(ok, key=lambda r: r.get(first, 0))[len(ok) // 2]
+    res["stdout"], res["stderr"], res["n"] = mid.get("stdout", ""), mid.get("stderr", ""), float(len(ok))
+    return res
+
+
 def m_pause(cfg, bd, quick):
     out = {"rcgc": {}, "bdwgc": {}, "cpython": {}}
     for size in cfg["pause_sizes"]:
@@ -341,7 +362,8 @@ def m_pause(cfg, bd, quick):
             key = f"{size}:{shape}"
             secs = "1" if quick else f"{pause_seconds(size):g}"
             log(f"pause {size} {shape}")
-            out["rcgc"][key] = run_prog([bench_path(bd, "pause_heap"), str(size), secs, shape])
+            out["rcgc"][key] = median_runs([bench_path(bd, "pause_heap"), str(size), secs, shape],
+                                           1 if quick else cfg["pause_reps"])
             if have(bd, "pause_bdwgc"):
                 out["bdwgc"][key] = run_prog([bench_path(bd, "pause_bdwgc"), str(size), shape,
                                               str(cfg["pause_reps"])])
@@ -724,7 +746,8 @@ def section_pause(rep):
           "rcgc (bench/pause_heap.c): after building, a mutator thread makes cyclic garbage (a "
           "small part of it dies old) and records the gaps between its iterations while another "
           "thread asks for full collections back to back; the pause is rcgc's longest "
-          "stop-the-world pause of the whole run (rcgc_get_stats), building included. bdwgc "
+          "stop-the-world pause of the whole run (rcgc_get_stats), building included, and each "
+          f"rcgc figure is the median over {rep.cfg['pause_reps']} such runs. bdwgc "
           "(bench/pause_bdwgc.c): GC_gcollect() timed, stop-the-world for all of it. CPython: "
           "gc.collect() timed. Worst shape per size (ms):", "",
           "| live objects | rcgc longest pause | rcgc mean pause | rcgc: mutator's longest gap | "
