@@ -75,8 +75,10 @@ bool rcgc_trial_init_young(rcgc_trial *t, rcgc__header **objs, uint32_t n, rcgc_
  * value in own's pages is one of its blocks, so its header is readable
  * whatever became of it: it is a member exactly when it is live, young,
  * and the member its gc_index names is itself (only this thread writes
- * the index of its young objects, and no block of its pages becomes a
- * new object while it collects). Relaxed loads: a member's fields were
+ * the index of its young objects; a block of its pages that becomes a new
+ * object meanwhile, when user code allocates during the reclaim, has an
+ * address no member has, since every member stays allocated until the
+ * reclaim's last pass). Relaxed loads: a member's fields were
  * written by this thread; a non-member's are only compared. Anything
  * else is looked up in the map, which without `own` holds every member. */
 static inline uint32_t member_of(const rcgc_trial *t, const void *v)
