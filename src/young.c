@@ -122,20 +122,6 @@ static uint32_t aged_limit(const rcgc__heap *heap)
     return lim > UINT32_MAX ? UINT32_MAX : (uint32_t)lim;
 }
 
-/* After a young collection placed its survivors: back in the table,
- * aged (a minor collection, C12: whatever user code allocated since the
- * table was taken ages with them), or promoted, with their promotions
- * flushed to the inbox as one batch. */
-static void survivors_placed(rcgc__heap *heap, bool kept, uint32_t live)
-{
-    if (kept) {
-        heap->aged_n = heap->young_n;
-        rcgc_young_gauge(heap);
-    } else if (live > 0) {
-        rcgc_old_flush(heap);
-    }
-}
-
 /* C11: a collection that found less than an eighth of what it examined
  * to be garbage doubles the distance to the next one (up to
  * RCGC_YOUNG_MAX_SHIFT doublings); one that found more returns to
@@ -281,50 +267,44 @@ static size_t young_collect(rcgc__heap *heap, bool full)
     uint32_t live = 0;
     for (uint32_t i = 0; i < n; i++)
         live += t.reached[i];
+    /* The survivors leave first, in place: back into the table, aged (a
+     * minor collection, C12), or promoted. The garbage members keep their
+     * trial positions, by which the plain reclaim recognises them. */
+    bool keep = live > 0 && !full && reserve(heap, live);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!t.reached[i])
+            continue;
+        if (keep) {
+            rcgc_index_set(objs[i], heap->young_n);
+            heap->young[heap->young_n++] = objs[i];
+        } else {
+            rcgc_old_adopt(&objs[i], 1, 1);
+        }
+    }
+    if (keep) {
+        /* Whatever user code allocated since the table was taken ages
+         * with them (C12). */
+        heap->aged_n = heap->young_n;
+        rcgc_young_gauge(heap);
+    } else if (live > 0) {
+        rcgc_old_flush(heap); /* the promotions reach the inbox as one batch */
+    }
+    young_backoff(heap, full, n, live);
     size_t freed;
     if (!hooks && !rcgc_world.config.debug_leaks) {
-        /* C7, the plain reclaim: the survivors leave first, in place (the
-         * garbage members keep their trial positions, by which the reclaim
-         * recognises them), then the garbage is released and freed. */
-        bool keep = live > 0 && !full && reserve(heap, live);
-        for (uint32_t i = 0; i < n; i++) {
-            if (!t.reached[i])
-                continue;
-            if (keep) {
-                rcgc_index_set(objs[i], heap->young_n);
-                heap->young[heap->young_n++] = objs[i];
-            } else {
-                rcgc_old_adopt(&objs[i], 1, 1);
-            }
-        }
-        survivors_placed(heap, keep, live);
-        young_backoff(heap, full, n, live);
+        /* C7, the plain reclaim. */
         freed = rcgc_trial_reclaim(&t, heap);
         rcgc_trial_free(&t);
     } else {
-        /* Partition: survivors to the front, garbage to the back. */
-        for (uint32_t i = 0, k = 0; i < n; i++) {
-            if (t.reached[i]) {
-                rcgc__header *tmp = objs[k];
-                objs[k++] = objs[i];
-                objs[i] = tmp;
+        /* The garbage, gathered at the front, to rcgc_garbage (C7). */
+        uint32_t m = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (!t.reached[i]) {
+                rcgc_index_set(objs[i], RCGC_NO_INDEX);
+                objs[m++] = objs[i];
             }
-        }
         rcgc_trial_free(&t);
-        bool keep = live > 0 && !full && reserve(heap, live);
-        for (uint32_t i = 0; i < live; i++) {
-            if (keep) {
-                rcgc_index_set(objs[i], heap->young_n);
-                heap->young[heap->young_n++] = objs[i];
-            }
-        }
-        if (!keep && live > 0)
-            rcgc_old_adopt(objs, live, 1);
-        survivors_placed(heap, keep, live);
-        young_backoff(heap, full, n, live);
-        for (uint32_t i = live; i < n; i++)
-            rcgc_index_set(objs[i], RCGC_NO_INDEX);
-        freed = rcgc_garbage(heap, objs + live, n - live, 0);
+        freed = rcgc_garbage(heap, objs, m, 0);
     }
     free(objs);
     uint64_t ns = rcgc_now_ns() - t0;

@@ -61,7 +61,8 @@ typedef struct rcgc__header {
     const struct rcgc_type *type;
     /* Collector bits: magic byte and flags (RCGC_BIT_* in src/internal.h). */
     uint32_t gc_bits;
-    /* Index of the object in its generation's table (cycles, issue 3). */
+    /* Index of the object in its generation's table (cycles, issue 3);
+     * relaxed atomics (objects.md, O2). */
     uint32_t gc_index;
 } rcgc__header;
 
