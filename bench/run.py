@@ -939,16 +939,12 @@ whether any type has hooks, and the plain reclaim of a set without hooks
 (C7: two passes, no pins, no marks). What remains is memory traffic: about
 five passes over 48 MB of headers and payloads (counts with subtraction,
 marking, rescue, release, free), where CPython's collector makes about
-four over its objects. Old garbage, found by the
-background collector, still goes through the side map (every member
-hashed, every slot looked up twice). **Proposed changes** (src/trial.c,
-src/cycles.c, src/alloc.c): (a) a process-wide map of pages (a two-level
-radix over 64 KB pages, as mimalloc's segment map) so that the collector
-can also find its members through their headers (their gc_index is its
-table index), which removes the side map from old collections too; (b)
-fold the rescue pass into marking for sets no other thread touched
-(a per-heap count of ESCAPED marks, read before the counts and after
-marking, tells).""",
+four over its objects. Old garbage, found by the background collector, no
+longer goes through a side map either: members of both collectors are
+recognised by their own gc_index through the process-wide page map (C3).
+**Proposed change** (src/trial.c): fold the rescue pass into marking for
+sets no other thread touched (a per-heap count of ESCAPED marks, read
+before the counts and after marking, tells).""",
     "pause": """Confirmation now runs in slices of at most 4096 candidates, whole
 connected components each, one pause per slice (cycles.md C14), and the
 collector's long loops poll safepoints throughout (detection's marking did
@@ -973,25 +969,24 @@ internal references taken concurrently, checked against the counts in the
 pause).""",
     "slowdown": """Two parts, told apart by the mutator thread's CPU time (last column of
 the table). (1) CPU time lost to the collector: while detection runs, the
-collector walks every live header and slot and a side hash map larger than
-the cache, evicting the mutator's working set from the shared L3 and
-competing for memory bandwidth; it also reads the headers whose `local`
-counts the mutator is changing (the live objects it touches), so those
-cache lines move between the cores. The forced back-to-back full
+collector walks every live header and slot, competing with the mutator for
+memory bandwidth and the shared L3, and the mutator of this benchmark is
+bound by cache misses (it touches four random live objects per unit of
+work). Until the process-wide page map (cycles.md C3) the collector also
+looked up every member and every slot in a side hash map far larger than
+the cache; its random accesses were most of the collector's memory traffic,
+and removing it took the slowdown from +27% to a few per cent with four
+times as many full collections done meanwhile. The forced back-to-back full
 collections are the worst case: with the defaults (the `defaults` row) full
-collections are rare and the slowdown is within noise. (2) Wall time
-beyond that is time the mutator thread had no CPU: the background collector
-needs a core of its own, and on a 2-core machine with any third runnable
-thread (another process, or this benchmark's thread asking for collections)
-it takes the mutator's. **Proposed changes** (src/cycles.c, src/trial.c):
-(a) the page map proposed for the cyclic-garbage target takes the
-collector's side hash map, and with it most of its cache footprint, away; (b) pace detection: after each
-slice of work (the existing poll every 256 objects), sleep in proportion to
-the work done when the runnable threads outnumber the CPUs
-(sched_getaffinity and /proc/loadavg's running count), so that detection
-takes at most a configurable share of a CPU (a new `rcgc_config` field,
-`collector_share`, default 50%); (c) done since: the collector thread is named
-`rcgc-collector` (pthread_setname_np), so that profiles attribute it.""",
+collections are rare and the slowdown is within noise. (2) Wall time beyond
+that is time the mutator thread had no CPU: the background collector needs
+a core of its own, and on a 2-core machine with any third runnable thread
+(another process, or this benchmark's thread asking for collections) it
+takes the mutator's. **Proposed change** (src/cycles.c, src/trial.c): pace
+detection: after each slice of work (the existing poll every 256 objects),
+sleep in proportion to the work done when the runnable threads outnumber
+the CPUs, so that detection takes at most a configurable share of a CPU (a
+new `rcgc_config` field, `collector_share`).""",
 }
 
 PROFILE_CMDS = {

@@ -82,54 +82,78 @@ static inline int class_of(size_t bytes)
 /* Pages                                                                 */
 /* ==================================================================== */
 
-/* The page set (cycles.md, C3): every page the heap ever had, until
- * rcgc_pages_release. Keys are page addresses, so never 0. */
-static inline uint32_t page_set_slot(uintptr_t pg, uint32_t mask)
-{
-    return (uint32_t)(((pg >> 16) * 0x9E3779B97F4A7C15ull) >> 32) & mask;
-}
+/* The page map (cycles.md, C3): one bit per page of every heap, for the
+ * life of the process until rcgc_shutdown frees a page. Collections use it
+ * to tell, from an address alone, that the header before it is memory of
+ * a page, readable whatever became of the object. Two levels over page
+ * numbers (address >> 16): a root of PMAP_ROOT pointers, each to a leaf
+ * of bits, allocated on first use and kept. Pages above 2^47 are not
+ * mapped here (page_new then gives up and the object comes from malloc).
+ *
+ * Ordering: a page's bit is set (release) before any of its blocks is
+ * handed out, and an object reaches another thread only through a
+ * release that the reader pairs with an acquire (O4; a slot is read with
+ * acquire, C5), so a reader that holds a pointer into the page sees the
+ * bit. Leaves are published with a release CAS and read with acquire, so
+ * their zeroed contents are seen. Bits are cleared only at shutdown, with
+ * no thread attached and the collector stopped. */
+#define PMAP_LEAF_BITS 16
+#define PMAP_ROOT_BITS 15
+#define PMAP_WORDS ((size_t)1 << (PMAP_LEAF_BITS - 6))
+static _Atomic(_Atomic uint64_t *) page_map[(size_t)1 << PMAP_ROOT_BITS];
 
-static void page_set_put(uintptr_t *set, uint32_t mask, uintptr_t pg)
+static bool page_map_set(uintptr_t pg, bool on)
 {
-    uint32_t i = page_set_slot(pg, mask);
-    while (set[i] != 0)
-        i = (i + 1) & mask;
-    set[i] = pg;
-}
-
-static bool page_set_add(rcgc__heap *heap, uintptr_t pg)
-{
-    if (heap->page_set == NULL || 2 * (heap->page_set_n + 1) > heap->page_set_mask + 1) {
-        uint32_t cap = heap->page_set == NULL ? 64 : 2 * (heap->page_set_mask + 1);
-        uintptr_t *set = calloc(cap, sizeof *set);
-        if (set == NULL)
+    uintptr_t pn = pg >> 16;
+    if (pn >> (PMAP_ROOT_BITS + PMAP_LEAF_BITS))
+        return false;
+    _Atomic(_Atomic uint64_t *) *root = &page_map[pn >> PMAP_LEAF_BITS];
+    /* Acquire: pairs with the release CAS below, for the leaf's zeros. */
+    _Atomic uint64_t *leaf = atomic_load_explicit(root, memory_order_acquire);
+    if (leaf == NULL) {
+        if (!on)
+            return true;
+        _Atomic uint64_t *fresh = calloc(PMAP_WORDS, sizeof *fresh);
+        if (fresh == NULL)
             return false;
-        for (uint32_t i = 0; heap->page_set != NULL && i <= heap->page_set_mask; i++)
-            if (heap->page_set[i] != 0)
-                page_set_put(set, cap - 1, heap->page_set[i]);
-        free(heap->page_set);
-        heap->page_set = set;
-        heap->page_set_mask = cap - 1;
+        /* acq_rel: publishes the zeroed leaf; on failure (another heap's
+         * page in the same leaf won) acquire the winner's, as above. */
+        if (atomic_compare_exchange_strong_explicit(root, &leaf, fresh, memory_order_acq_rel,
+                                                    memory_order_acquire))
+            leaf = fresh;
+        else
+            free(fresh);
     }
-    page_set_put(heap->page_set, heap->page_set_mask, pg);
-    heap->page_set_n++;
+    uint64_t bit = (uint64_t)1 << (pn & 63);
+    _Atomic uint64_t *w = &leaf[(pn & (((uintptr_t)1 << PMAP_LEAF_BITS) - 1)) >> 6];
+    /* Release: the bit is set before the page's first block is handed out
+     * (see above); RMWs because pages of other heaps share the word. */
+    if (on)
+        atomic_fetch_or_explicit(w, bit, memory_order_release);
+    else
+        atomic_fetch_and_explicit(w, ~bit, memory_order_release);
     return true;
 }
 
-bool rcgc_heap_holds(const rcgc__heap *heap, const void *p)
+bool rcgc_pages_hold(const void *p)
 {
     uintptr_t a = (uintptr_t)p, pg = a & ~(uintptr_t)(PAGE - 1);
     /* A payload is 16-byte aligned and starts after the descriptor and
      * a header, so its header lies inside the page. */
-    if ((a & 15u) != 0 || a - pg < FIRST_BLOCK + sizeof(rcgc__header) || heap->page_set == NULL)
+    if ((a & 15u) != 0 || a - pg < FIRST_BLOCK + sizeof(rcgc__header))
         return false;
-    for (uint32_t i = page_set_slot(pg, heap->page_set_mask);; i = (i + 1) & heap->page_set_mask) {
-        uintptr_t k = heap->page_set[i];
-        if (k == pg)
-            return true;
-        if (k == 0)
-            return false;
-    }
+    uintptr_t pn = pg >> 16;
+    if (pn >> (PMAP_ROOT_BITS + PMAP_LEAF_BITS))
+        return false;
+    /* Acquire: as in page_map_set. Relaxed for the bit: the reader got p
+     * through an acquire that the bit's setting happens before (above). */
+    _Atomic uint64_t *leaf = atomic_load_explicit(&page_map[pn >> PMAP_LEAF_BITS],
+                                                  memory_order_acquire);
+    if (leaf == NULL)
+        return false;
+    uint64_t w = atomic_load_explicit(
+        &leaf[(pn & (((uintptr_t)1 << PMAP_LEAF_BITS) - 1)) >> 6], memory_order_relaxed);
+    return (w >> (pn & 63)) & 1u;
 }
 
 static rcgc_page *page_new(rcgc__heap *heap, int cls)
@@ -137,7 +161,7 @@ static rcgc_page *page_new(rcgc__heap *heap, int cls)
     rcgc_page *pg = aligned_alloc(PAGE, PAGE);
     if (pg == NULL)
         return NULL;
-    if (!page_set_add(heap, (uintptr_t)pg)) {
+    if (!page_map_set((uintptr_t)pg, true)) {
         free(pg);
         return NULL;
     }
@@ -339,13 +363,12 @@ void rcgc_pages_release(rcgc__heap *heap)
             size_t nfree = (size_t)(pg->end - pg->bump) / pg->size;
             for (block *b = pg->free; b != NULL; b = b->next)
                 nfree++;
-            if (nfree == (size_t)(pg->end - ((char *)pg + FIRST_BLOCK)) / pg->size)
+            if (nfree == (size_t)(pg->end - ((char *)pg + FIRST_BLOCK)) / pg->size) {
+                page_map_set((uintptr_t)pg, false);
                 free(pg);
+            }
             pg = next;
         }
         memset(&heap->pages[c], 0, sizeof heap->pages[c]);
     }
-    free(heap->page_set);
-    heap->page_set = NULL;
-    heap->page_set_mask = heap->page_set_n = 0;
 }

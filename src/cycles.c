@@ -732,7 +732,12 @@ static size_t old_collect(bool full)
     if (objs != NULL) {
         copy_polling(objs, col.gen[1].a, n1);
         copy_polling(objs + n1, col.gen[2].a, n2);
-        if (rcgc_trial_init(&t, objs, n, true)) {
+        /* C3: members found through their gc_index, their position in
+         * their generation's table (only this thread changes the tables,
+         * and not before rcgc_trial_free). */
+        const uint32_t gen_base[4] = {0, 0, n1, 0};
+        uint32_t gens = 1u << 1 | (full ? 1u << 2 : 0u);
+        if (rcgc_trial_init_indexed(&t, objs, n, gens, gen_base, true)) {
             rcgc_test_hook(RCGC_HOOK_OLD_START, NULL);
             /* C2: detection, concurrent with the mutators. */
             rcgc_trial_counts(&t, old_root);

@@ -110,8 +110,8 @@ static inline void *rcgc_payload(rcgc__header *h)
 
 /* gc_index (objects.md, O2): the owner of the index (the young table's
  * token holder, or the collector for an old object, C1) is its only
- * writer, but a young collection may read the index of any object in its
- * own pages, a non-member's included (cycles.md, C3), so every access is
+ * writer, but a collection on any thread may read the index of any object
+ * in a page, a non-member's included (cycles.md, C3), so every access is
  * a relaxed atomic: the value of a non-member is never trusted, only
  * compared against the collection's own array. */
 static inline uint32_t rcgc_index_get(const rcgc__header *h)
@@ -261,11 +261,6 @@ typedef struct rcgc__heap {
     _Atomic uint32_t young_gauge;
 
     rcgc_pages pages[RCGC_NCLASSES]; /* alloc.c: token holder only */
-    /* The addresses of all the heap's pages (alloc.c): open addressing,
-     * 0 empty, at most half full. The young collection's membership test
-     * reads it (cycles.md, C3). Token holder only. */
-    uintptr_t *page_set;
-    uint32_t page_set_mask, page_set_n;
 
     struct rcgc__heap *next_all;  /* every heap (world.lock) */
     struct rcgc__heap *next_free; /* abandoned heaps to adopt (world.lock) */
@@ -567,10 +562,11 @@ static inline bool rcgc_use_pages(void)
 /* Block sizes up to this (header included) are the fast path's (O13). */
 #define RCGC_TAKE_MAX 128u
 void *rcgc_block_take(rcgc__heap *heap, size_t bytes, size_t *got);
-/* Whether p is the payload address of a block in one of heap's pages, as
- * far as its address tells: the header before it is then memory of such
- * a page, readable whatever became of the object (C3). Token holder. */
-bool rcgc_heap_holds(const rcgc__heap *heap, const void *p);
+/* Whether p is the payload address of a block in a page of some heap,
+ * as far as its address tells: the header before it is then memory of
+ * such a page, readable whatever became of the object (cycles.md, C3).
+ * Any thread. */
+bool rcgc_pages_hold(const void *p);
 void *rcgc_block_alloc(rcgc__heap *heap, size_t bytes, size_t *got, bool *mallocd);
 void rcgc_block_free(rcgc__heap *self, void *p);
 size_t rcgc_block_size(const rcgc__header *h, bool mallocd);

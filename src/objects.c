@@ -66,7 +66,11 @@ static inline void *object_init(rcgc__heap *heap, rcgc__header *h, const rcgc_ty
     h->local = 1;
     h->shared = 0;
     h->type = type;
-    h->gc_bits = bits | (from_malloc ? RCGC_BIT_MALLOCED : 0u);
+    /* Relaxed atomic store: a collection on another thread may read the
+     * bits of any block in a page, this one included, while it is being
+     * made (cycles.md, C3); it only compares them. */
+    __atomic_store_n(&h->gc_bits, bits | (from_malloc ? RCGC_BIT_MALLOCED : 0u),
+                     __ATOMIC_RELAXED);
     if (bits & RCGC_BIT_TRACKED) {
         rcgc_index_set(h, heap->young_n);
         heap->young[heap->young_n++] = h;

@@ -44,52 +44,57 @@ bool rcgc_trial_init(rcgc_trial *t, rcgc__header **objs, uint32_t n, bool poll)
     return true;
 }
 
-bool rcgc_trial_init_young(rcgc_trial *t, rcgc__header **objs, uint32_t n, rcgc__heap *own,
-                           uint32_t base)
+bool rcgc_trial_init_indexed(rcgc_trial *t, rcgc__header **objs, uint32_t n, uint32_t gens,
+                             const uint32_t base[4], bool poll)
 {
     if (!rcgc_use_pages())
-        return rcgc_trial_init(t, objs, n, false);
-    if (!trial_arrays(t, objs, n, false))
+        return rcgc_trial_init(t, objs, n, poll);
+    if (!trial_arrays(t, objs, n, poll))
         return false;
-    t->own = own;
-    t->base = base;
-    /* Members outside own's pages (large objects from malloc, objects
-     * revived into this generation from another heap's page, W3) go in
-     * the map. */
+    t->gens = gens;
+    memcpy(t->base, base, sizeof t->base);
+    /* Members outside pages (large objects from malloc) go in the map. */
     uint32_t elsewhere = 0;
-    for (uint32_t i = 0; i < n; i++)
-        elsewhere += !rcgc_heap_holds(own, rcgc_payload(objs[i]));
+    for (uint32_t i = 0; i < n; i++) {
+        elsewhere += !rcgc_pages_hold(rcgc_payload(objs[i]));
+        maybe_poll(t, i);
+    }
     if (elsewhere > 0) {
         if (!rcgc_ptrmap_init(&t->map, elsewhere)) {
             rcgc_trial_free(t);
             return false;
         }
         for (uint32_t i = 0; i < n; i++)
-            if (!rcgc_heap_holds(own, rcgc_payload(objs[i])))
+            if (!rcgc_pages_hold(rcgc_payload(objs[i])))
                 rcgc_ptrmap_put(&t->map, rcgc_payload(objs[i]), i);
     }
     return true;
 }
 
-/* C3: the member a slot's value names, or UINT32_MAX. With `own`, a
- * value in own's pages is one of its blocks, so its header is readable
- * whatever became of it: it is a member exactly when it is live, young,
- * and the member its gc_index names is itself (only this thread writes
- * the index of its young objects; a block of its pages that becomes a new
- * object meanwhile, when user code allocates during the reclaim, has an
- * address no member has, since every member stays allocated until the
- * reclaim's last pass). Relaxed loads: a member's fields were
- * written by this thread; a non-member's are only compared. Anything
- * else is looked up in the map, which without `own` holds every member. */
+/* C3: the member a slot's value names, or UINT32_MAX. With indexed
+ * membership, a value in a page is a block of some heap, so its header
+ * is readable whatever became of it (pages stay mapped until shutdown):
+ * it is a member exactly when it is live, of a generation with members,
+ * and the member its gc_index names is itself. A stale or racing index
+ * selects nothing, since only the identity check is trusted; the members'
+ * own indices do not change during the collection (young members': only
+ * this thread writes them; old members': only the collector, which is
+ * running this). A block that becomes a new object meanwhile (user code
+ * allocating during a young plain reclaim) has an address no member has,
+ * since every member stays allocated until the collection's last pass.
+ * Relaxed loads: gc_bits and gc_index are only ever written with atomic
+ * stores (objects.md, O2), and a non-member's are only compared. Anything
+ * else is looked up in the map, which without indexing holds every
+ * member. */
 static inline uint32_t member_of(const rcgc_trial *t, const void *v)
 {
-    if (t->own != NULL && rcgc_heap_holds(t->own, v)) {
+    if (t->gens != 0 && rcgc_pages_hold(v)) {
         const rcgc__header *h = rcgc__hdr(v);
         uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
-        if ((bits & (0xFFu << RCGC_MAGIC_SHIFT | RCGC_GEN_MASK)) !=
-            RCGC_MAGIC_LIVE << RCGC_MAGIC_SHIFT)
+        if ((bits >> RCGC_MAGIC_SHIFT) != RCGC_MAGIC_LIVE ||
+            !(t->gens & (1u << (bits & RCGC_GEN_MASK))))
             return UINT32_MAX;
-        uint32_t i = rcgc_index_get(h) - t->base;
+        uint32_t i = rcgc_index_get(h) + t->base[bits & RCGC_GEN_MASK];
         return i < t->n && t->objs[i] == h ? i : UINT32_MAX;
     }
     return t->map.keys != NULL ? rcgc_ptrmap_get(&t->map, v) : UINT32_MAX;

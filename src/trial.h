@@ -5,8 +5,9 @@
  * object's reference count, subtract the references that come from inside
  * the set, treat what still has references as roots, and mark what the roots
  * reach; the rest references itself only. This file holds that algorithm
- * once. Membership goes through a private address map, so a child outside
- * the set is never dereferenced (C3).
+ * once. A member is recognised by its own gc_index (with the page
+ * allocator) or through a private address map, so nothing read from a
+ * child outside the set is trusted and its traverse is never called (C3).
  */
 #ifndef RCGC_TRIAL_H
 #define RCGC_TRIAL_H
@@ -20,11 +21,12 @@
 typedef struct rcgc_trial {
     rcgc__header **objs;   /* the set, not owned */
     uint32_t n;
-    /* A young collection of `own` with the page allocator: members in
-     * own's pages are found through their gc_index, base + i (C3); the
-     * map then holds only the members elsewhere (usually none). */
-    rcgc__heap *own;
-    uint32_t base;
+    /* Indexed membership (C3), with the page allocator: a member in a
+     * page, of generation g (bit g of `gens`), is objs[gc_index +
+     * base[g]]; the map then holds only the members outside pages
+     * (usually none). Without it (`gens` 0) the map holds every member. */
+    uint32_t gens;
+    uint32_t base[4];
     rcgc_ptrmap map;       /* objs[i] -> i */
     int64_t *refs;         /* count minus internal references */
     uint8_t *reached;      /* reachable from a root */
@@ -35,10 +37,14 @@ typedef struct rcgc_trial {
 } rcgc_trial;
 
 bool rcgc_trial_init(rcgc_trial *t, rcgc__header **objs, uint32_t n, bool poll);
-/* The same for the calling thread's young collection of `own`, whose
- * members objs[i] all have gc_index base + i (young.c). */
-bool rcgc_trial_init_young(rcgc_trial *t, rcgc__header **objs, uint32_t n, rcgc__heap *own,
-                           uint32_t base);
+/* The same for a set whose members are found through their gc_index
+ * (C3): every member objs[i] of generation g has gc_index i - base[g],
+ * and the generations in `gens` (a bit per generation) are the only
+ * ones with members: a young collection's table (young.c), or the
+ * collector's copy of its generation tables (cycles.c). Falls back to
+ * rcgc_trial_init without the page allocator. */
+bool rcgc_trial_init_indexed(rcgc_trial *t, rcgc__header **objs, uint32_t n, uint32_t gens,
+                             const uint32_t base[4], bool poll);
 void rcgc_trial_free(rcgc_trial *t);
 /* free(p) for a block of `bytes` on the collector thread: large blocks
  * give their pages back in steps with a safepoint between (C8). */

@@ -229,7 +229,9 @@ static size_t young_collect(rcgc__heap *heap, bool full)
     rcgc__tls_self.young_upward &= full ? 0u : 2u;
 
     rcgc_trial t;
-    if (!rcgc_trial_init_young(&t, objs, n, heap, base)) {
+    /* Members objs[i] have gc_index base + i (C3). */
+    const uint32_t gen_base[4] = {0u - base, 0, 0, 0};
+    if (!rcgc_trial_init_indexed(&t, objs, n, 1u << 0, gen_base, false)) {
         /* No memory to collect with: promote everything (always safe). */
         for (uint32_t i = 0; i < n; i++)
             rcgc_index_set(objs[i], RCGC_NO_INDEX);

@@ -110,6 +110,35 @@ static void test_young_large_members(void)
     CHECK_EQ(destroyed - before, 11);
 }
 
+/* C3 for the collector: its members found through their gc_index (pages)
+ * and through its map (large objects from malloc) in one set; a
+ * generation-1 collection takes no generation-2 object for a member, and
+ * a full one takes both. */
+static void test_old_large_members(void)
+{
+    rcgc_collect(2);
+    long before = destroyed;
+    node *g = mixed_ring(6);
+    node *keep = mixed_ring(5);
+    rcgc_collect(0); /* promoted to generation 1 */
+    rcgc_collect(1); /* and on to 2 */
+    node *g1 = mixed_ring(3);
+    rcgc_collect(0);
+    CHECK_EQ(rcgc_get_count(0), 0);
+    CHECK_EQ(rcgc_get_count(1), 3);
+    /* Garbage of generation 1 pointing into live generation 2. */
+    rcgc_store(g1, &g1->b, keep);
+    rcgc_decref(g);
+    rcgc_decref(g1);
+    rcgc_collect(1);
+    CHECK_EQ(destroyed - before, 3);
+    CHECK_EQ(rcgc_collect(2), 6);
+    CHECK_EQ(destroyed - before, 9);
+    rcgc_decref(keep);
+    CHECK_EQ(rcgc_collect(2), 5);
+    CHECK_EQ(destroyed - before, 14);
+}
+
 static void test_old_garbage(void)
 {
     long before = destroyed;
@@ -658,6 +687,7 @@ int main(void)
     test_collector_named();
     test_young_garbage();
     test_young_large_members();
+    test_old_large_members();
     test_old_garbage();
     test_mixed_generations();
     test_four_threads();
