@@ -588,8 +588,7 @@ static uint32_t confirm(rcgc__header **cand, uint32_t nc)
     /* C4: with the world stopped, counts and slots are exact, and every
      * strong reference is counted. A candidate still referenced from
      * outside the set is a root; so is whatever it reaches. */
-    rcgc_trial_counts(&t, old_root);
-    rcgc_trial_subtract(&t);
+    rcgc_trial_counts_subtract(&t, old_root);
     rcgc_trial_mark(&t);
     uint32_t m = 0;
     for (uint32_t i = 0; i < nc; i++)
@@ -740,8 +739,7 @@ static size_t old_collect(bool full)
         if (rcgc_trial_init_indexed(&t, objs, n, gens, gen_base, true)) {
             rcgc_test_hook(RCGC_HOOK_OLD_START, NULL);
             /* C2: detection, concurrent with the mutators. */
-            rcgc_trial_counts(&t, old_root);
-            rcgc_trial_subtract(&t);
+            rcgc_trial_counts_subtract(&t, old_root);
             rcgc_test_hook(RCGC_HOOK_OLD_COUNTED, NULL);
             rcgc_trial_mark(&t);
             rcgc_test_hook(RCGC_HOOK_OLD_MARKED, NULL);
