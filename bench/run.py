@@ -906,26 +906,33 @@ weak reference in the dealloc loop with no call per object beyond the
 type's traverse, and a page whose blocks are all free again restarts
 bumping instead of chasing a free list threaded through it (O10): user CPU
 for depth 19 on 2 threads went from 3.84 to 2.95 s (glibc malloc 2.3 s).
-What remains, in the profile: (1) **bigger blocks**: a node is 48 bytes
-with rcgc's 32-byte header against glibc's 32-byte chunk, so building,
-checking and freeing a tree misses the cache half as often again (`make`,
-`count`, the loads of children's headers in `release_plain_slot`); (2)
-**young-table bookkeeping**: 8 bytes per object written at allocation;
-(3) `rcgc_alloc` itself: since the fast path of objects.md O13 (one chain
-of tests, then the current page's block, no call) about 90 instructions
-per object instead of 105, 3-4% of the wall time; what is left there is
-the header's six fields, the young-table entry and two statistics.
-**Proposed changes:** (a) a 16-byte header for objects owned by one
-thread (owner and local count in one word, the shared count, gc_bits and
-gc_index in a side word allocated only when the object is shared or
-tracked by the collector), which would make a node a 32-byte block like
-glibc's; (b) src/young.c: drop the table for objects allocated since the
-last young collection (they lie in the heap's current pages in allocation
-order; a per-page watermark lets a minor collection enumerate them:
-measured by disabling the table, 6% of the time at depth 18); (c)
+What remains is memory, not instructions: cachegrind on the held-out
+program at depth 16 on one thread counts 4.18 billion instructions against
+3.77 billion for glibc malloc and free (1.11x; the allocation fast path no
+longer calls or saves registers, objects.md O13), but 23.1 million L1 data
+misses against 12.7 million and 703 million data writes against 453 million.
+(1) **Bigger blocks**: a node is 48 bytes with rcgc's 32-byte header
+against glibc's 32-byte chunk, so building, checking and freeing a tree
+touches half as many lines again, and half the blocks straddle two lines
+(`make`, `count`, the loads of children's headers in `release_plain_slot`);
+(2) **young-table bookkeeping**: 8 bytes per object written at allocation
+and a swap at each death that writes another object's header (about 30 of
+the 270 instructions per object, and a write miss). Tried and measured
+without gain, so not kept: removing dead objects from the young table in
+dealloc order, so that every removal is the table's last entry (no swap;
+the misses moved to the reads); 2 MB transparent huge pages for the pages
+(the kernel's compaction doubled the system time). **Proposed changes:**
+(a) a 16-byte header for objects owned by one thread (owner and local
+count in one word, the shared count, gc_bits and gc_index in a side word
+allocated only when the object is shared or tracked by the collector),
+which would make a node a 32-byte block like glibc's; (b) src/young.c:
+drop the table for objects allocated since the last young collection (a
+per-page watermark lets a minor collection enumerate them: measured by
+disabling the table, 6% of the time at depth 18), which needs the
+gathering pause to stop promoting young tables (pause proposal (b)); (c)
 include/rcgc/inline.h: the allocation fast path of O13 inline in the
-caller, as mimalloc's, which needs the page's free list and the young
-table's room in the thread's TLS block.""",
+caller, as mimalloc's, at the price of the page and young-table layout
+becoming part of the ABI.""",
     "contract": """The held-out program does the same work as bench/binarytrees.c through
 the public API only (every thread takes every n-th tree of each depth),
 and its time and profile match the in-tree program's: the causes and the
@@ -945,28 +952,34 @@ recognised by their own gc_index through the process-wide page map (C3).
 **Proposed change** (src/trial.c): fold the rescue pass into marking for
 sets no other thread touched (a per-heap count of ESCAPED marks, read
 before the counts and after marking, tells).""",
-    "pause": """Confirmation now runs in slices of at most 4096 candidates, whole
+    "pause": """Confirmation runs in slices of at most 4096 candidates, whole
 connected components each, one pause per slice (cycles.md C14), and the
-collector's long loops poll safepoints throughout (detection's marking did
-not, for heaps of small components, and pauses waited up to 590 ms for
-it). What a pause still contains, in the collection log and trace below:
-(1) the time a mutator takes to reach a safepoint: a young collection does
-not poll, and one with trial deletion examines up to threshold0 << 5 aged
-objects plus the new ones (C12), a few milliseconds at worst; (2) the
-gathering pause of `rcgc_collect(2)`, which promotes the young tables of
-the other threads inside the pause (the caller's is collected before it;
-since cycles.md C8's whole-table promotion, with no compare-and-swap and
-no inbox allocation in the pause, about 10 ns per aged object, 0.1-0.5 ms
-with 5M live against 0.4-2.4 ms before); (3) a component of garbage larger than a slice is confirmed whole.
-**Proposed changes:** (a) src/young.c: let the young trial poll, by keeping
-its members' table positions valid while the thread parks (a drain at the
-safepoint may merge one) and re-reading counts after it; (b) src/cycles.c
-`gather_everything`: let each running thread promote its own table at
-the safepoint where it notices the request, before it parks, so that the
-pass over the aged headers leaves the pause; (c) split a large component by confirming
-its members' external counts incrementally (a snapshot of the component's
-internal references taken concurrently, checked against the counts in the
-pause).""",
+collector's long loops poll safepoints throughout. Since the collector finds
+its members through the page map (cycles.md C3) a full collection of the
+5M-object heap takes 0.2-0.5 s instead of 1.7-1.9 s, so the benchmark's
+back-to-back collections now make four to five times as many pauses per run
+(about 200 in 3 s at 5M live), and the longest of them is the tail of a
+larger sample. In the collection trace (RCGC_TRACE) of such runs on a quiet
+machine the confirmation pauses stay under 0.4 ms and the gathering pauses
+under 0.6 ms; what exceeds 1 ms is the time to safepoint, with no rcgc work
+overlapping it (a thread that had no CPU when the request came: the
+machine-jitter column shows the same loop without rcgc stalling for
+milliseconds on this machine), and three quiet runs of the list shape at 5M
+gave 0.44, 1.05 and 0.55 ms. What a pause still contains: (1) the time a
+mutator takes to reach a safepoint: a young collection does not poll, and
+one with trial deletion examines up to threshold0 << 5 aged objects plus
+the new ones (C12), a few milliseconds at worst (the trace shows one of
+70,000 objects taking 3.75 ms while the heap is built); (2) the gathering
+pause of `rcgc_collect(2)`, which promotes the young tables of the other
+threads inside the pause (about 10 ns per aged object); (3) a component of
+garbage larger than a slice is confirmed whole. **Proposed changes:** (a)
+src/young.c: let the young trial poll, by keeping its members' table
+positions valid while the thread parks (a pause must then neither drain
+the heap's merge queue nor promote its table) and re-reading counts after
+it; (b) src/cycles.c `gather_everything`: ask each running thread to
+promote its own table at its next safepoint (a handshake, not a pause) and
+stop the world only for what was allocated since; (c) split a large
+component by confirming its members' external counts incrementally.""",
     "slowdown": """Two parts, told apart by the mutator thread's CPU time (last column of
 the table). (1) CPU time lost to the collector: while detection runs, the
 collector walks every live header and slot, competing with the mutator for

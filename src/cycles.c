@@ -382,7 +382,7 @@ static void young_retrack(rcgc__heap *self, rcgc__header **g, uint32_t m)
 {
     /* C13: they come back with their old edges (cycles among them): the
      * next young collections must not be skipped. */
-    rcgc__tls_self.young_upward = 3;
+    rcgc__tls_self.young_upward |= RCGC__EDGE_ANY;
     for (uint32_t i = 0; i < m; i++)
         if (rcgc_young_add(self, g[i]) != 0)
             rcgc_old_adopt(&g[i], 1, 1);

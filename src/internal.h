@@ -430,6 +430,19 @@ void rcgc_qs_fork_child(void);
 void rcgc_qs_forget(rcgc__heap *heap);
 
 /* young.c */
+/* C13: whether the edges recorded in `e` (rcgc__tls.young_upward) may
+ * close a cycle among the objects young since the last young collection
+ * (`full` false) or since the last full one (`full` true): an edge of
+ * unknown direction, or edges of both directions. */
+static inline bool rcgc_edges_may_cycle(uint32_t e, bool full)
+{
+    uint32_t any = full ? 0x2u : 0x1u, down = full ? 0x8u : 0x4u, up = full ? 0x20u : 0x10u;
+    return (e & any) || ((e & down) && (e & up));
+}
+/* The bits of the window since the last full collection. */
+#define RCGC_EDGES_FULL 0x2Au
+_Static_assert(RCGC__EDGE_ANY == 0x3 && RCGC__EDGE_DOWN == 0xC && RCGC__EDGE_UP == 0x30,
+               "rcgc_edges_may_cycle's bits");
 /* Publishes the young table's size for rcgc_get_count (relaxed: a gauge,
  * read by other threads as an estimate). */
 static inline void rcgc_young_gauge(rcgc__heap *heap)

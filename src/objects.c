@@ -468,7 +468,7 @@ static size_t dealloc_loop(rcgc__heap *heap)
              * to this thread's young generation (C1), with its old edges,
              * so the next young collections are not skipped (C13). */
             if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED)) == RCGC_BIT_TRACKED) {
-                rcgc__tls_self.young_upward = 3;
+                rcgc__tls_self.young_upward |= RCGC__EDGE_ANY;
                 if (rcgc_young_add(heap, h) != 0)
                     rcgc_old_adopt(&h, 1, 1);
             }

@@ -138,7 +138,7 @@ static void attach_finish(rcgc__heap *heap)
     rcgc__tls_self.heap_id = heap->id;
     /* C13: nothing known of the adopted heap's young objects' edges. */
     rcgc__tls_self.last_alloc = NULL;
-    rcgc__tls_self.young_upward = 3;
+    rcgc__tls_self.young_upward |= RCGC__EDGE_ANY;
     heap->in_blocking = false;
     pthread_setspecific(rcgc_world.key, heap);
     rcgc_enter_running(heap);

@@ -116,7 +116,7 @@ static uint32_t aged_limit(const rcgc__heap *heap)
     /* C13: past RCGC_AGED_MAX_SHIFT only while the full collections are
      * free of trial deletion. */
     uint32_t shift = heap->aged_shift;
-    if ((rcgc__tls_self.young_upward & 2) && shift > RCGC_AGED_MAX_SHIFT)
+    if (rcgc_edges_may_cycle(rcgc__tls_self.young_upward, true) && shift > RCGC_AGED_MAX_SHIFT)
         shift = RCGC_AGED_MAX_SHIFT;
     uint64_t lim = t0 << (RCGC_AGED_SHIFT + shift);
     return lim > UINT32_MAX ? UINT32_MAX : (uint32_t)lim;
@@ -161,7 +161,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
     if (!full) {
         uint32_t upward = rcgc__tls_self.young_upward;
         if (heap->aged_n >= aged_limit(heap)) {
-            if (upward & 2) {
+            if (rcgc_edges_may_cycle(upward, true)) {
                 full = true;
             } else if (heap->aged_shift < RCGC_AGED_PROMOTE_SHIFT) {
                 /* C13: no store since the last full collection made an edge
@@ -181,7 +181,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
                 rcgc_stat_add(&heap->stats.young_skipped, 1);
                 return 0;
             }
-        } else if (!(upward & 1)) {
+        } else if (!rcgc_edges_may_cycle(upward, false)) {
             /* C13: no edge that can close a cycle among the objects young
              * since the last collection: trial deletion would free none of
              * them, so they age without it. */
@@ -226,7 +226,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
     rcgc_young_gauge(heap);
     /* C13: the flags cover edges made from here on, among objects young
      * from here on. */
-    rcgc__tls_self.young_upward &= full ? 0u : 2u;
+    rcgc__tls_self.young_upward &= full ? 0u : RCGC_EDGES_FULL;
 
     rcgc_trial t;
     /* Members objs[i] have gc_index base + i (C3). */

@@ -626,6 +626,64 @@ static void test_young_aging(void)
     CHECK_EQ(rcgc_set_threshold(0, t0), 0);
 }
 
+/* Fills x's subtree top-down, d levels deep: each child is allocated and
+ * then stored into its (older) parent, as a runtime fills a container it
+ * has just made. Every store is of the latest allocation: edges from older
+ * objects to newer ones only (C13). */
+static void populate(node *x, int d)
+{
+    if (d == 0)
+        return;
+    node *l = node_new(d);
+    rcgc_store(x, &x->a, l);
+    rcgc_decref(l);
+    node *r = node_new(d);
+    rcgc_store(x, &x->b, r);
+    rcgc_decref(r);
+    populate(l, d - 1); /* both held by x */
+    populate(r, d - 1);
+}
+
+/* C13, both directions: a structure built top-down alone is never
+ * examined by an automatic young collection, as one built bottom-up; an
+ * edge of each direction together (here a 2-cycle) makes the next one
+ * run, and it frees the cycle with what hangs from it. */
+static void test_young_topdown(void)
+{
+    uint32_t t0 = rcgc_get_threshold(0);
+    rcgc_collect(2);
+    rcgc_collect(0);
+    CHECK_EQ(rcgc_set_threshold(0, 64), 0);
+    long before = destroyed;
+    rcgc_stats s0 = stats_now();
+    node *root = node_new(0);
+    populate(root, 12);
+    rcgc_stats s1 = stats_now();
+    CHECK_EQ(s1.gen[0].examined - s0.gen[0].examined, 0);
+    CHECK(s1.young_skipped > s0.young_skipped);
+    CHECK_EQ(rcgc_get_count(0), 8191);
+    rcgc_decref(root);
+    CHECK_EQ(destroyed - before, 8191);
+
+    /* p -> c (populated below), p -> z and z -> p: an upward and a
+     * downward edge. */
+    node *p = node_new(0), *c = node_new(1);
+    rcgc_store(p, &p->a, c);
+    rcgc_decref(c);
+    populate(c, 6);
+    node *z = node_new(2);
+    rcgc_store(z, &z->a, p); /* into the latest allocation: downward */
+    rcgc_store(p, &p->b, z); /* of the latest allocation: upward */
+    rcgc_decref(p);
+    rcgc_decref(z);
+    CHECK_EQ(destroyed - before, 8191);
+    node *c1 = chain(64 << 4); /* the next automatic collection runs */
+    CHECK_EQ(destroyed - before, 8191 + 1 + 127 + 1);
+    rcgc_decref(c1);
+    CHECK_EQ(destroyed - before, 8191 + 129 + (64 << 4));
+    CHECK_EQ(rcgc_set_threshold(0, t0), 0);
+}
+
 /* C14: old garbage in many small components is confirmed in slices of at
  * most 4096 objects, one pause each; a component larger than that in a
  * slice of its own. Every object is freed exactly once. */
@@ -695,6 +753,7 @@ int main(void)
     test_control();
     test_regressions();
     test_young_aging();
+    test_young_topdown();
     test_sliced_confirm();
     rcgc_collect(2);
     CHECK_EQ(live_objects(), 0);

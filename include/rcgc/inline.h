@@ -85,15 +85,27 @@ typedef struct rcgc__tls {
     uint32_t heap_id;
     uint32_t pending;
     struct rcgc__heap *heap;
-    /* The thread's latest rcgc_alloc result, and whether a store made an
-     * edge that may close a cycle among the thread's young objects since
-     * its last young collection (bit 0) and since its last full one (bit
-     * 1) (cycles.md, C13). The thread's own. */
+    /* The thread's latest rcgc_alloc result, and the kinds of edges its
+     * stores made among its young objects since its last young collection
+     * and since its last full one (RCGC__EDGE_*; cycles.md, C13). The
+     * thread's own. */
     const void *last_alloc;
     uint32_t young_upward;
 } rcgc__tls;
 
 #define RCGC__NO_HEAP UINT32_MAX
+
+/* rcgc__tls.young_upward (cycles.md, C13): for each of the two windows
+ * (since the last young collection, since the last full one), whether a
+ * store made an edge from the thread's latest allocation to an older
+ * object (DOWN), from an older object to the latest allocation (UP), or
+ * one it could not order (ANY). Edges of one direction only cannot close
+ * a cycle. */
+enum {
+    RCGC__EDGE_ANY = 0x3,
+    RCGC__EDGE_DOWN = 0xC,
+    RCGC__EDGE_UP = 0x30,
+};
 
 extern __thread rcgc__tls rcgc__tls_self RCGC__TLS_IE;
 
@@ -213,13 +225,22 @@ static inline void *rcgc_load(void *const *slot)
 static inline void rcgc_store(void *obj, void **slot, void *value)
 {
     /* The container needs no barrier bit: a young collection is kept sound
-     * by the counts of the values moved (cycles.md, C6). C13: a store into
-     * anything but the thread's latest allocation (or of an object into
-     * itself) may make an edge from an older object to a newer one, and
-     * only such edges close cycles; it tells the next young collection
-     * that it has work. Plain thread-local accesses. */
-    if (value != NULL && (obj != rcgc__tls_self.last_alloc || value == obj))
-        rcgc__tls_self.young_upward = 3;
+     * by the counts of the values moved (cycles.md, C6). C13: the edge's
+     * direction in allocation order, when the thread's latest allocation
+     * tells it: a store into it (of another object) points to an older
+     * object, a store of it (into another object) comes from an older one;
+     * any other store may be either. Only edges of both directions can
+     * close a cycle, so the next young collection has work only then.
+     * Plain thread-local accesses; written only when a bit is new. */
+    if (value != NULL) {
+        const void *last = rcgc__tls_self.last_alloc;
+        uint32_t e = value == obj    ? (uint32_t)RCGC__EDGE_ANY
+                     : obj == last   ? (uint32_t)RCGC__EDGE_DOWN
+                     : value == last ? (uint32_t)RCGC__EDGE_UP
+                                     : (uint32_t)RCGC__EDGE_ANY;
+        if ((rcgc__tls_self.young_upward & e) != e)
+            rcgc__tls_self.young_upward |= e;
+    }
     rcgc_incref(value);
     /* Exchange, release: two threads storing into one slot each release
      * exactly the value they replaced (no double decref), and a thread that
