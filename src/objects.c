@@ -102,7 +102,8 @@ static inline void *object_init(rcgc__heap *heap, rcgc__header *h, const rcgc_ty
      * the receiver pairs with an acquire (O4). */
     rcgc_stat_add(&heap->stats.allocated, 1);
     rcgc_stat_add(&heap->stats.alloc_bytes, got);
-    rcgc__tls_self.last_alloc = rcgc_payload(h); /* C13 */
+    rcgc__tls_self.prev_alloc = rcgc__tls_self.last_alloc; /* C13 */
+    rcgc__tls_self.last_alloc = rcgc_payload(h);
     return rcgc_payload(h);
 }
 

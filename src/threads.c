@@ -17,7 +17,8 @@
 #include <sched.h>
 #include <stdlib.h>
 
-__thread rcgc__tls rcgc__tls_self RCGC__TLS_IE = {RCGC__NO_HEAP, 0, NULL, NULL, 3};
+__thread rcgc__tls rcgc__tls_self RCGC__TLS_IE = {
+    .heap_id = RCGC__NO_HEAP, .young_upward = RCGC__EDGE_ANY};
 
 /* ==================================================================== */
 /* The heap table                                                        */
@@ -138,6 +139,7 @@ static void attach_finish(rcgc__heap *heap)
     rcgc__tls_self.heap_id = heap->id;
     /* C13: nothing known of the adopted heap's young objects' edges. */
     rcgc__tls_self.last_alloc = NULL;
+    rcgc__tls_self.prev_alloc = NULL;
     rcgc__tls_self.young_upward |= RCGC__EDGE_ANY;
     heap->in_blocking = false;
     pthread_setspecific(rcgc_world.key, heap);

@@ -626,19 +626,19 @@ static void test_young_aging(void)
     CHECK_EQ(rcgc_set_threshold(0, t0), 0);
 }
 
-/* Fills x's subtree top-down, d levels deep: each child is allocated and
- * then stored into its (older) parent, as a runtime fills a container it
- * has just made. Every store is of the latest allocation: edges from older
- * objects to newer ones only (C13). */
+/* Fills x's subtree top-down, d levels deep, as GCBench does: both
+ * children are allocated, then stored into their (older) parent, as a
+ * runtime fills a container it has just made. Every store is of one of
+ * the thread's latest two allocations: edges from older objects to newer
+ * ones only (C13). */
 static void populate(node *x, int d)
 {
     if (d == 0)
         return;
-    node *l = node_new(d);
+    node *l = node_new(d), *r = node_new(d);
     rcgc_store(x, &x->a, l);
-    rcgc_decref(l);
-    node *r = node_new(d);
     rcgc_store(x, &x->b, r);
+    rcgc_decref(l);
     rcgc_decref(r);
     populate(l, d - 1); /* both held by x */
     populate(r, d - 1);

@@ -85,11 +85,12 @@ typedef struct rcgc__tls {
     uint32_t heap_id;
     uint32_t pending;
     struct rcgc__heap *heap;
-    /* The thread's latest rcgc_alloc result, and the kinds of edges its
-     * stores made among its young objects since its last young collection
-     * and since its last full one (RCGC__EDGE_*; cycles.md, C13). The
-     * thread's own. */
+    /* The thread's latest two rcgc_alloc results (the latest first), and
+     * the kinds of edges its stores made among its young objects since its
+     * last young collection and since its last full one (RCGC__EDGE_*;
+     * cycles.md, C13). The thread's own. */
     const void *last_alloc;
+    const void *prev_alloc;
     uint32_t young_upward;
 } rcgc__tls;
 
@@ -226,18 +227,22 @@ static inline void rcgc_store(void *obj, void **slot, void *value)
 {
     /* The container needs no barrier bit: a young collection is kept sound
      * by the counts of the values moved (cycles.md, C6). C13: the edge's
-     * direction in allocation order, when the thread's latest allocation
-     * tells it: a store into it (of another object) points to an older
-     * object, a store of it (into another object) comes from an older one;
+     * direction in allocation order, when the thread's latest two
+     * allocations tell it: a store of one of them into another object
+     * comes from an older object (the latest is newer than everything
+     * else, the one before it newer than everything but the latest), a
+     * store into one of them of another object points to an older one;
      * any other store may be either. Only edges of both directions can
      * close a cycle, so the next young collection has work only then.
      * Plain thread-local accesses; written only when a bit is new. */
     if (value != NULL) {
-        const void *last = rcgc__tls_self.last_alloc;
-        uint32_t e = value == obj    ? (uint32_t)RCGC__EDGE_ANY
-                     : obj == last   ? (uint32_t)RCGC__EDGE_DOWN
-                     : value == last ? (uint32_t)RCGC__EDGE_UP
-                                     : (uint32_t)RCGC__EDGE_ANY;
+        const void *a1 = rcgc__tls_self.last_alloc, *a2 = rcgc__tls_self.prev_alloc;
+        uint32_t e = value == obj                ? (uint32_t)RCGC__EDGE_ANY
+                     : value == a1               ? (uint32_t)RCGC__EDGE_UP
+                     : obj == a1                 ? (uint32_t)RCGC__EDGE_DOWN
+                     : value == a2               ? (uint32_t)RCGC__EDGE_UP
+                     : obj == a2                 ? (uint32_t)RCGC__EDGE_DOWN
+                                                 : (uint32_t)RCGC__EDGE_ANY;
         if ((rcgc__tls_self.young_upward & e) != e)
             rcgc__tls_self.young_upward |= e;
     }
