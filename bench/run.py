@@ -962,10 +962,15 @@ back-to-back collections now make four to five times as many pauses per run
 larger sample. In the collection trace (RCGC_TRACE) of such runs on a quiet
 machine the confirmation pauses stay under 0.4 ms and the gathering pauses
 under 0.6 ms; what exceeds 1 ms is the time to safepoint, with no rcgc work
-overlapping it (a thread that had no CPU when the request came: the
-machine-jitter column shows the same loop without rcgc stalling for
-milliseconds on this machine), and three quiet runs of the list shape at 5M
-gave 0.44, 1.05 and 0.55 ms. What a pause still contains: (1) the time a
+overlapping it, and it comes in multiples of about 4 ms, this kernel's
+scheduler tick (CONFIG_HZ=250): the benchmark runs three busy threads on
+two cores (the mutator, the thread asking for collections, and the
+collector), so a thread asked to stop can be waiting for a core until the
+next tick. Three runs of the list shape at 5M on a quiet machine gave 0.44,
+1.05 and 0.55 ms. A pauser that spins on the acknowledgements before
+sleeping halved the median time to safepoint (40 to 20 microseconds) but
+not these outliers, and takes a core from the threads it waits for on such
+a machine, so it was not kept. What a pause still contains: (1) the time a
 mutator takes to reach a safepoint: a young collection does not poll, and
 one with trial deletion examines up to threshold0 << 5 aged objects plus
 the new ones (C12), a few milliseconds at worst (the trace shows one of
