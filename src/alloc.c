@@ -102,6 +102,12 @@ static inline int class_of(size_t bytes)
 #define PMAP_WORDS ((size_t)1 << (PMAP_LEAF_BITS - 6))
 static _Atomic(_Atomic uint64_t *) page_map[(size_t)1 << PMAP_ROOT_BITS];
 
+/* The word of `leaf` that holds page number pn's bit. */
+static inline _Atomic uint64_t *pmap_word(_Atomic uint64_t *leaf, uintptr_t pn)
+{
+    return &leaf[(pn & (((uintptr_t)1 << PMAP_LEAF_BITS) - 1)) >> 6];
+}
+
 static bool page_map_set(uintptr_t pg, bool on)
 {
     uintptr_t pn = pg >> 16;
@@ -125,7 +131,7 @@ static bool page_map_set(uintptr_t pg, bool on)
             free(fresh);
     }
     uint64_t bit = (uint64_t)1 << (pn & 63);
-    _Atomic uint64_t *w = &leaf[(pn & (((uintptr_t)1 << PMAP_LEAF_BITS) - 1)) >> 6];
+    _Atomic uint64_t *w = pmap_word(leaf, pn);
     /* Release: the bit is set before the page's first block is handed out
      * (see above); RMWs because pages of other heaps share the word. */
     if (on)
@@ -151,8 +157,7 @@ bool rcgc_pages_hold(const void *p)
                                                   memory_order_acquire);
     if (leaf == NULL)
         return false;
-    uint64_t w = atomic_load_explicit(
-        &leaf[(pn & (((uintptr_t)1 << PMAP_LEAF_BITS) - 1)) >> 6], memory_order_relaxed);
+    uint64_t w = atomic_load_explicit(pmap_word(leaf, pn), memory_order_relaxed);
     return (w >> (pn & 63)) & 1u;
 }
 

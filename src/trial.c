@@ -156,15 +156,6 @@ int64_t rcgc_total_count(rcgc__header *h)
     return n;
 }
 
-void rcgc_trial_counts(rcgc_trial *t, bool (*root)(rcgc__header *h))
-{
-    for (uint32_t i = 0; i < t->n; i++) {
-        rcgc__header *h = t->objs[i];
-        t->refs[i] = root(h) ? RCGC_TRIAL_ROOT : rcgc_total_count(h);
-        maybe_poll(t, i);
-    }
-}
-
 static void subtract_visit(void **slot, void *ctx)
 {
     rcgc_trial *t = ctx;
@@ -181,15 +172,6 @@ void rcgc_trial_counts_subtract(rcgc_trial *t, bool (*root)(rcgc__header *h))
     for (uint32_t i = 0; i < t->n; i++) {
         rcgc__header *h = t->objs[i];
         t->refs[i] += root(h) ? RCGC_TRIAL_ROOT : rcgc_total_count(h);
-        h->type->traverse(rcgc_payload(h), subtract_visit, t);
-        maybe_poll(t, i);
-    }
-}
-
-void rcgc_trial_subtract(rcgc_trial *t)
-{
-    for (uint32_t i = 0; i < t->n; i++) {
-        rcgc__header *h = t->objs[i];
         h->type->traverse(rcgc_payload(h), subtract_visit, t);
         maybe_poll(t, i);
     }

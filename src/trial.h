@@ -54,13 +54,10 @@ void rcgc_free_polling(void *p, size_t bytes);
  * the world is stopped, an estimate otherwise (C4). */
 int64_t rcgc_total_count(rcgc__header *h);
 
-/* refs[i] = count, or RCGC_TRIAL_ROOT when `root` says so. */
-void rcgc_trial_counts(rcgc_trial *t, bool (*root)(rcgc__header *h));
-/* Both steps in one pass over the members (refs[] starts at zero, and
- * the sum does not depend on the order). */
+/* refs[i] = the member's count (or RCGC_TRIAL_ROOT when `root` says so)
+ * minus the references to it from members, in one pass over the members
+ * (refs[] starts at zero, and the sum does not depend on the order). */
 void rcgc_trial_counts_subtract(rcgc_trial *t, bool (*root)(rcgc__header *h));
-/* Subtracts every reference from a member to a member. */
-void rcgc_trial_subtract(rcgc_trial *t);
 /* Marks what the roots reach. */
 void rcgc_trial_mark(rcgc_trial *t);
 /* Marks i, and what it reaches, as reached (a late root). */
