@@ -71,8 +71,13 @@ typedef struct rcgc_type {
  * destroy, then releases every reference that
  * traverse reports, then frees the memory, without recursing on the C
  * stack. Called from an unattached thread: aborts with api checks on, else
- * NULL with errno == EPERM. */
-void *rcgc_alloc(const rcgc_type *type, size_t size);
+ * NULL with errno == EPERM.
+ *
+ * Declared inline: the common case runs inline in the caller (defined in
+ * <rcgc/inline.h>, C99 inline semantics), and the library exports the one
+ * external definition, for callers that do not inline it and for
+ * dlsym(). */
+inline void *rcgc_alloc(const rcgc_type *type, size_t size);
 
 /* Makes obj immortal: never freed, and incref/decref on it no longer count
  * (and cost no atomic traffic). Its slots are never released. Meant for

@@ -44,13 +44,13 @@ typedef struct block {
 } block;
 
 typedef struct rcgc_page {
+    /* First, for the inline allocation path (include/rcgc/inline.h, O13):
+     * the local free list, the never-used tail, the blocks out (remote
+     * frees not yet taken counted as out) and the block size. Token
+     * holder only; the size never changes. */
+    rcgc__page_fast f;
     rcgc__heap *heap;            /* owner; never changes */
-    uint32_t size;               /* block size */
     uint32_t cls;
-    block *free;                 /* token holder only */
-    char *bump, *end;            /* never-used tail: token holder only */
-    uint32_t used;               /* blocks out, remote frees not yet taken
-                                  * counted as out: token holder only */
     block *_Atomic remote;       /* frees by other threads */
     struct rcgc_page *next_all;  /* the heap's pages of this class */
     struct rcgc_page *next_avail;
@@ -61,6 +61,9 @@ typedef struct rcgc_page {
  * a 64-byte boundary. */
 #define FIRST_BLOCK ((sizeof(rcgc_page) + 63u) & ~(size_t)63u)
 _Static_assert(sizeof(rcgc_page) <= 128, "page descriptor grew: check FIRST_BLOCK's waste");
+_Static_assert(RCGC_TAKE_MAX == sizeof(rcgc__header) + RCGC__FAST_MAX && RCGC__FAST_CLASSES == 6,
+               "inline.h's fast classes: payloads up to RCGC__FAST_MAX, blocks 48 + 16 * class");
+_Static_assert(offsetof(rcgc_page, f) == 0, "the inline path's view of a page comes first");
 
 static inline rcgc_page *page_of(const void *p)
 {
@@ -172,10 +175,10 @@ static rcgc_page *page_new(rcgc__heap *heap, int cls)
     }
     memset(pg, 0, sizeof *pg);
     pg->heap = heap;
-    pg->size = class_size[cls];
+    pg->f.size = class_size[cls];
     pg->cls = (uint32_t)cls;
-    pg->bump = (char *)pg + FIRST_BLOCK;
-    pg->end = (char *)pg + PAGE - (PAGE - FIRST_BLOCK) % pg->size;
+    pg->f.bump = (char *)pg + FIRST_BLOCK;
+    pg->f.end = (char *)pg + PAGE - (PAGE - FIRST_BLOCK) % pg->f.size;
     pg->next_all = heap->pages[cls].all;
     heap->pages[cls].all = pg;
     pg->in_avail = true; /* it becomes current */
@@ -190,8 +193,21 @@ static rcgc_page *page_new(rcgc__heap *heap, int cls)
  * hardware prefetches. */
 static inline void page_reset(rcgc_page *pg)
 {
-    pg->free = NULL;
-    pg->bump = (char *)pg + FIRST_BLOCK;
+    pg->f.free = NULL;
+    pg->f.bump = (char *)pg + FIRST_BLOCK;
+}
+
+/* Makes pg the current page of its class, and publishes it to the inline
+ * allocation path when the class is one of its fast ones (O13). Fault
+ * injection builds publish none, so that every object goes through
+ * rcgc_alloc's allocation point (O9). Token holder. */
+static void set_cur(rcgc__heap *heap, int cls, rcgc_page *pg)
+{
+    heap->pages[cls].cur = pg;
+#if !defined(RCGC_FAULT_INJECTION)
+    if (cls < RCGC__FAST_CLASSES)
+        heap->fast.cur[cls] = pg != NULL ? &pg->f : NULL;
+#endif
 }
 
 /* Takes the page's remote frees onto its local list (token holder). */
@@ -208,19 +224,19 @@ static bool take_remote(rcgc_page *pg)
     block *t = r;
     for (; t->next != NULL; t = t->next)
         n++;
-    pg->used -= n;
-    if (pg->used == 0) {
+    pg->f.used -= n;
+    if (pg->f.used == 0) {
         page_reset(pg);
     } else {
-        t->next = pg->free;
-        pg->free = r;
+        t->next = pg->f.free;
+        pg->f.free = r;
     }
     return true;
 }
 
 static bool page_has_room(rcgc_page *pg)
 {
-    return pg->free != NULL || pg->bump + pg->size <= pg->end || take_remote(pg);
+    return pg->f.free != NULL || pg->f.bump + pg->f.size <= pg->f.end || take_remote(pg);
 }
 
 /* The current page of the class ran dry: find another (token holder). */
@@ -237,7 +253,7 @@ static rcgc_page *refill(rcgc__heap *heap, int cls)
         rcgc_page *pg = ps->avail;
         ps->avail = pg->next_avail;
         if (page_has_room(pg)) {
-            ps->cur = pg;
+            set_cur(heap, cls, pg);
             return pg;
         }
         pg->in_avail = false;
@@ -250,13 +266,13 @@ static rcgc_page *refill(rcgc__heap *heap, int cls)
         ps->scan = pg->next_all;
         if (!pg->in_avail && take_remote(pg)) {
             pg->in_avail = true;
-            ps->cur = pg;
+            set_cur(heap, cls, pg);
             return pg;
         }
     }
     rcgc_page *pg = page_new(heap, cls);
     if (pg != NULL)
-        ps->cur = pg;
+        set_cur(heap, cls, pg);
     return pg;
 }
 
@@ -276,26 +292,26 @@ void *rcgc_block_alloc(rcgc__heap *heap, size_t bytes, size_t *got, bool *malloc
     *mallocd = false;
     rcgc_page *pg = heap->pages[cls].cur;
     void *b;
-    if (pg != NULL && pg->free != NULL) {
-        b = pg->free;
-        pg->free = pg->free->next;
-    } else if (pg != NULL && pg->bump + pg->size <= pg->end) {
-        b = pg->bump;
-        pg->bump += pg->size;
+    if (pg != NULL && pg->f.free != NULL) {
+        b = pg->f.free;
+        pg->f.free = ((block *)pg->f.free)->next;
+    } else if (pg != NULL && pg->f.bump + pg->f.size <= pg->f.end) {
+        b = pg->f.bump;
+        pg->f.bump += pg->f.size;
     } else {
         pg = refill(heap, cls);
         if (pg == NULL)
             return NULL;
-        if (pg->free != NULL) {
-            b = pg->free;
-            pg->free = pg->free->next;
+        if (pg->f.free != NULL) {
+            b = pg->f.free;
+            pg->f.free = ((block *)pg->f.free)->next;
         } else {
-            b = pg->bump;
-            pg->bump += pg->size;
+            b = pg->f.bump;
+            pg->f.bump += pg->f.size;
         }
     }
-    pg->used++;
-    *got = pg->size;
+    pg->f.used++;
+    *got = pg->f.size;
     return b;
 }
 
@@ -308,23 +324,23 @@ void *rcgc_block_take(rcgc__heap *heap, size_t bytes, size_t *got)
     rcgc_page *pg = heap->pages[class_of(bytes)].cur;
     if (pg == NULL)
         return NULL;
-    void *b = pg->free;
+    void *b = pg->f.free;
     if (b != NULL) {
-        pg->free = ((block *)b)->next;
+        pg->f.free = ((block *)b)->next;
     } else {
-        b = pg->bump;
-        if ((char *)b + pg->size > pg->end)
+        b = pg->f.bump;
+        if ((char *)b + pg->f.size > pg->f.end)
             return NULL;
-        pg->bump = (char *)b + pg->size;
+        pg->f.bump = (char *)b + pg->f.size;
     }
-    pg->used++;
-    *got = pg->size;
+    pg->f.used++;
+    *got = pg->f.size;
     return b;
 }
 
 size_t rcgc_block_size(const rcgc__header *h, bool mallocd)
 {
-    return mallocd ? 0 : page_of(h)->size;
+    return mallocd ? 0 : page_of(h)->f.size;
 }
 
 void rcgc_block_free(rcgc__heap *self, void *p)
@@ -332,11 +348,11 @@ void rcgc_block_free(rcgc__heap *self, void *p)
     rcgc_page *pg = page_of(p);
     block *b = p;
     if (pg->heap == self) {
-        if (--pg->used == 0) {
+        if (--pg->f.used == 0) {
             page_reset(pg);
         } else {
-            b->next = pg->free;
-            pg->free = b;
+            b->next = pg->f.free;
+            pg->f.free = b;
         }
         if (!pg->in_avail) {
             pg->in_avail = true;
@@ -365,15 +381,16 @@ void rcgc_pages_release(rcgc__heap *heap)
         while (pg != NULL) {
             rcgc_page *next = pg->next_all;
             take_remote(pg);
-            size_t nfree = (size_t)(pg->end - pg->bump) / pg->size;
-            for (block *b = pg->free; b != NULL; b = b->next)
+            size_t nfree = (size_t)(pg->f.end - pg->f.bump) / pg->f.size;
+            for (block *b = pg->f.free; b != NULL; b = b->next)
                 nfree++;
-            if (nfree == (size_t)(pg->end - ((char *)pg + FIRST_BLOCK)) / pg->size) {
+            if (nfree == (size_t)(pg->f.end - ((char *)pg + FIRST_BLOCK)) / pg->f.size) {
                 page_map_set((uintptr_t)pg, false);
                 free(pg);
             }
             pg = next;
         }
         memset(&heap->pages[c], 0, sizeof heap->pages[c]);
+        set_cur(heap, c, NULL);
     }
 }

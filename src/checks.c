@@ -106,7 +106,7 @@ rcgc__heap *rcgc_require_running(const char *call, const void *obj, const char *
             rcgc_fatal(call, obj, not_attached);
         return NULL;
     }
-    if (heap->in_blocking && (rcgc_api_checks() || in_blocking != NULL))
+    if (heap->fast.in_blocking && (rcgc_api_checks() || in_blocking != NULL))
         rcgc_fatal(call, obj, "%s", in_blocking ? in_blocking : touched_blocked);
     return heap;
 }
@@ -119,7 +119,7 @@ rcgc__heap *rcgc_require_attached_type(const char *call, const rcgc_type *type)
             fatal_type(call, type, not_attached);
         return NULL;
     }
-    if (heap->in_blocking && rcgc_api_checks())
+    if (heap->fast.in_blocking && rcgc_api_checks())
         fatal_type(call, type, touched_blocked);
     return heap;
 }
@@ -147,10 +147,10 @@ void rcgc_heap_check(const char *call, const rcgc__heap *heap)
     int tok = atomic_load_explicit(&heap->own_lock, memory_order_relaxed);
     if (tok != 0 && tok != 1)
         rcgc_fatal(call, NULL, "internal: heap %u has token %d", heap->id, tok);
-    if (heap->young_n > heap->young_cap || (heap->young == NULL) != (heap->young_cap == 0) ||
-        heap->aged_n > heap->young_n)
+    if (heap->fast.young_n > heap->young_cap || (heap->fast.young == NULL) != (heap->young_cap == 0) ||
+        heap->aged_n > heap->fast.young_n)
         rcgc_fatal(call, NULL, "internal: heap %u young table %u of %u (%u aged)", heap->id,
-                   heap->young_n, heap->young_cap, heap->aged_n);
+                   heap->fast.young_n, heap->young_cap, heap->aged_n);
     if (heap->old_n > RCGC_OLD_BUF)
         rcgc_fatal(call, NULL, "internal: heap %u report buffer holds %u", heap->id,
                    heap->old_n);
@@ -182,10 +182,10 @@ void rcgc_young_check(const char *call, const rcgc__heap *heap, const rcgc__head
     uint32_t i = rcgc_index_get(h);
     if (i == RCGC_NO_INDEX)
         return;
-    if (i >= heap->young_n || heap->young[i] != h)
+    if (i >= heap->fast.young_n || heap->fast.young[i] != h)
         rcgc_fatal(call, rcgc_payload((rcgc__header *)h),
                    "internal: young table of heap %u corrupt (index %u of %u)", heap->id, i,
-                   heap->young_n);
+                   heap->fast.young_n);
 }
 
 void rcgc_dying_check(const char *call, const rcgc__header *h)
@@ -207,7 +207,7 @@ void rcgc_dying_check(const char *call, const rcgc__header *h)
  * not dying. */
 static void verify_young(const rcgc__heap *heap, uint32_t i)
 {
-    const rcgc__header *h = heap->young[i];
+    const rcgc__header *h = heap->fast.young[i];
     void *obj = rcgc_payload((rcgc__header *)h);
     /* Relaxed loads: the world is stopped; the pause orders them. */
     uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
@@ -259,18 +259,18 @@ static size_t verify_heap_locked(rcgc__heap *heap, const rcgc__heap *self)
      * under world.lock; the gauge's writer is stopped, its token ours). */
     int st = atomic_load_explicit(&heap->status, memory_order_relaxed);
     uint32_t *pending = atomic_load_explicit(&heap->pending, memory_order_relaxed);
-    uint32_t gauge = atomic_load_explicit(&heap->young_gauge, memory_order_relaxed);
+    uint32_t gauge = __atomic_load_n(&heap->fast.young_gauge, __ATOMIC_RELAXED);
     if (heap != self && st == RCGC_RUNNING)
         rcgc_fatal("rcgc_verify_heap", NULL, "heap %u is running during a pause", heap->id);
     if ((st == RCGC_DETACHED) != (pending == NULL))
         rcgc_fatal("rcgc_verify_heap", NULL, "heap %u: status %d but pending word %s",
                    heap->id, st, st == RCGC_DETACHED ? "set" : "missing");
     size_t n = 0;
-    for (uint32_t i = 0; i < heap->young_n; i++, n++)
+    for (uint32_t i = 0; i < heap->fast.young_n; i++, n++)
         verify_young(heap, i);
-    if (heap->young_n != gauge)
+    if (heap->fast.young_n != gauge)
         rcgc_fatal("rcgc_verify_heap", NULL, "heap %u: young gauge %u, table %u", heap->id,
-                   gauge, heap->young_n);
+                   gauge, heap->fast.young_n);
     pthread_mutex_lock(&heap->qlock);
     rcgc_queue_check("rcgc_verify_heap", heap);
     for (size_t i = 0; i < heap->qn; i++, n++)

@@ -1126,12 +1126,14 @@ void rcgc_enable(void)
 {
     /* Relaxed: a tunable, read at the next allocation or wake-up. */
     atomic_store_explicit(&rcgc_world.gc_enabled, 1, memory_order_relaxed);
+    rcgc_heaps_relimit();
 }
 
 void rcgc_disable(void)
 {
     /* Relaxed: a tunable, read at the next allocation or wake-up. */
     atomic_store_explicit(&rcgc_world.gc_enabled, 0, memory_order_relaxed);
+    rcgc_heaps_relimit();
 }
 
 int rcgc_is_enabled(void)
@@ -1146,6 +1148,8 @@ int rcgc_set_threshold(int generation, uint32_t value)
         return EINVAL;
     /* Relaxed: a tunable. */
     atomic_store_explicit(&rcgc_world.threshold[generation], value, memory_order_relaxed);
+    if (generation == 0)
+        rcgc_heaps_relimit();
     return 0;
 }
 
@@ -1175,7 +1179,7 @@ size_t rcgc_get_count(int generation)
     pthread_mutex_lock(&rcgc_world.lock);
     for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all)
         /* Relaxed: a gauge. */
-        n += atomic_load_explicit(&h->young_gauge, memory_order_relaxed);
+        n += __atomic_load_n(&h->fast.young_gauge, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&rcgc_world.lock);
     return n;
 }

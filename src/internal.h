@@ -98,6 +98,7 @@ static inline bool rcgc_fault_fail(void)
 #define RCGC_MAGIC_LIVE 0xA7u
 #define RCGC_MAGIC_DEAD 0xDEu
 _Static_assert(RCGC__GEN_MASK == RCGC_GEN_MASK && RCGC__BIT_TRACKED == RCGC_BIT_TRACKED &&
+                   RCGC__BIT_HOOKS == RCGC_BIT_HOOKS &&
                    RCGC__BIT_IMMORTAL == RCGC_BIT_IMMORTAL &&
                    RCGC__BIT_ESCAPED == RCGC_BIT_ESCAPED && RCGC__BIT_DYING == RCGC_BIT_DYING &&
                    RCGC__MAGIC_SHIFT == RCGC_MAGIC_SHIFT && RCGC__MAGIC_LIVE == RCGC_MAGIC_LIVE,
@@ -173,13 +174,13 @@ enum {
 #define RCGC_PENDING_PAUSE 0x1u
 #define RCGC_PENDING_MERGE 0x2u
 #define RCGC_PENDING_QS 0x4u
+#define RCGC_PENDING_RELIMIT 0x8u /* decide the young table's limit again (O13) */
 
 /* Per-heap statistics. Single writer (the thread running on the heap, or
  * the holder of its own_lock), many readers (rcgc_get_stats): relaxed
  * atomic loads and stores, since a counter read slightly late is fine. */
 typedef struct rcgc_heap_stats {
-    _Atomic uint64_t allocated;
-    _Atomic uint64_t alloc_bytes;
+    /* allocated and alloc_bytes are in rcgc__heap_fast (inline.h). */
     _Atomic uint64_t freed;
     _Atomic uint64_t freed_bytes;
     _Atomic uint64_t finalized;
@@ -200,6 +201,11 @@ typedef struct rcgc_pages {
 } rcgc_pages;
 
 typedef struct rcgc__heap {
+    /* What the inline allocation path reads and writes (include/rcgc/
+     * inline.h; objects.md O13): the published current pages of the fast
+     * classes, the young table, in_blocking and two statistics. First, so
+     * that the TLS block's heap pointer is a pointer to it. */
+    rcgc__heap_fast fast;
     uint32_t id;                  /* never changes; index in the heap table */
     _Atomic int status;           /* RCGC_DETACHED .. RCGC_PARKED */
     _Atomic int own_lock;         /* ownership token, see rcgc_own_take */
@@ -223,8 +229,7 @@ typedef struct rcgc__heap {
     bool needs_ack;               /* a pause waits for this heap's ack */
     bool wants_in;                /* owner waits to leave SUSPENDED */
 
-    /* Owner-thread-only state. */
-    bool in_blocking;             /* between blocking_begin and _end */
+    /* Owner-thread-only state (and fast.in_blocking). */
     bool in_dealloc;              /* the dealloc loop is running */
     /* Objects a weak-reference get or a pending finalizer brought back at
      * their death (weakref-finalize.md, W3): tagged pointers, bit 0 run
@@ -236,10 +241,10 @@ typedef struct rcgc__heap {
 
     rcgc_heap_stats stats;
 
-    /* Young generation (young.c): token holder only. young_gauge mirrors
-     * young_n for readers on other threads (relaxed). */
-    rcgc__header **young;
-    uint32_t young_n, young_cap;
+    /* Young generation (young.c): token holder only. The table, its size,
+     * the inline path's limit and the gauge that mirrors the size for
+     * readers on other threads (relaxed) are in `fast`. */
+    uint32_t young_cap;
     bool in_young;                /* a young collection is running */
     /* Young collections trigger at threshold0 << young_shift: the shift
      * grows while they find almost nothing and falls back to 0 when they
@@ -258,7 +263,6 @@ typedef struct rcgc__heap {
      * only. Bit 0 set: a death. */
     uintptr_t old_buf[RCGC_OLD_BUF];
     uint32_t old_n;
-    _Atomic uint32_t young_gauge;
 
     rcgc_pages pages[RCGC_NCLASSES]; /* alloc.c: token holder only */
 
@@ -410,6 +414,8 @@ rcgc__heap *rcgc_heap_reserve(void);
 void rcgc_heap_unreserve(rcgc__heap *heap);
 void rcgc_thread_attach_heap(rcgc__heap *heap);
 void rcgc_heap_set_pending(rcgc__heap *heap, uint32_t bits);
+/* Every attached thread decides its young table's limit again (O13). */
+void rcgc_heaps_relimit(void);
 void rcgc_threads_shutdown(void);
 
 /* safepoint.c */
@@ -447,7 +453,15 @@ _Static_assert(RCGC__EDGE_ANY == 0x3 && RCGC__EDGE_DOWN == 0xC && RCGC__EDGE_UP 
  * read by other threads as an estimate). */
 static inline void rcgc_young_gauge(rcgc__heap *heap)
 {
-    atomic_store_explicit(&heap->young_gauge, heap->young_n, memory_order_relaxed);
+    __atomic_store_n(&heap->fast.young_gauge, heap->fast.young_n, __ATOMIC_RELAXED);
+}
+/* The inline allocation path must not add to the young table until the
+ * library has decided again (objects.md, O13): called wherever the table
+ * is replaced or emptied, its aged prefix or back-off changes, or a
+ * collection ends. alloc_general sets the next limit. */
+static inline void rcgc_young_relimit(rcgc__heap *heap)
+{
+    heap->fast.young_lim = 0;
 }
 /* Room for one more entry (the table's slow path). */
 bool rcgc_young_grow(rcgc__heap *heap);
@@ -455,10 +469,10 @@ bool rcgc_young_grow(rcgc__heap *heap);
  * every allocation of a tracked object. ENOMEM if the table cannot grow. */
 static inline int rcgc_young_add(rcgc__heap *heap, rcgc__header *h)
 {
-    if (heap->young_n == heap->young_cap && !rcgc_young_grow(heap))
+    if (heap->fast.young_n == heap->young_cap && !rcgc_young_grow(heap))
         return ENOMEM;
-    rcgc_index_set(h, heap->young_n);
-    heap->young[heap->young_n++] = h;
+    rcgc_index_set(h, heap->fast.young_n);
+    heap->fast.young[heap->fast.young_n++] = h;
     rcgc_young_gauge(heap);
     return 0;
 }
@@ -473,23 +487,27 @@ static inline void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h)
     uint32_t i = rcgc_index_get(h);
     if (i == RCGC_NO_INDEX)
         return;
-    if (rcgc_internal_checks() && (i >= heap->young_n || heap->young[i] != h))
+    if (rcgc_internal_checks() && (i >= heap->fast.young_n || heap->fast.young[i] != h))
         rcgc_fatal("rcgc (internal)", rcgc_payload(h), "young table corrupt");
     /* C12: the aged entries stay a prefix. An aged hole takes the last
      * aged entry, whose place (now the hole) takes the table's last one. */
     uint32_t hole = i;
     if (i < heap->aged_n) {
+        /* O13: the collection is due one entry earlier than the inline
+         * path's limit said (never below zero). */
+        if (heap->fast.young_lim != 0)
+            heap->fast.young_lim--;
         uint32_t a = --heap->aged_n;
         if (a != i) {
-            heap->young[i] = heap->young[a];
-            rcgc_index_set(heap->young[i], i);
+            heap->fast.young[i] = heap->fast.young[a];
+            rcgc_index_set(heap->fast.young[i], i);
         }
         hole = a;
     }
-    uint32_t last = --heap->young_n;
+    uint32_t last = --heap->fast.young_n;
     if (hole != last) {
-        heap->young[hole] = heap->young[last];
-        rcgc_index_set(heap->young[hole], hole);
+        heap->fast.young[hole] = heap->fast.young[last];
+        rcgc_index_set(heap->fast.young[hole], hole);
     }
     rcgc_index_set(h, RCGC_NO_INDEX);
     rcgc_young_gauge(heap);
@@ -604,6 +622,13 @@ size_t rcgc_finq_pending(void);
 void rcgc_finq_release(void);
 
 /* stats.c */
+/* The same for the counters of rcgc__heap_fast, plain integers accessed
+ * with the __atomic builtins (inline.h). */
+static inline void rcgc_stat_add_plain(uint64_t *counter, uint64_t n)
+{
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
 static inline void rcgc_stat_add(_Atomic uint64_t *counter, uint64_t n)
 {
     /* Single writer: a relaxed load and store, not a locked add (the

@@ -91,8 +91,8 @@ static inline void *object_init(rcgc__heap *heap, rcgc__header *h, const rcgc_ty
     __atomic_store_n(&h->gc_bits, bits | (from_malloc ? RCGC_BIT_MALLOCED : 0u),
                      __ATOMIC_RELAXED);
     if (bits & RCGC_BIT_TRACKED) {
-        rcgc_index_set(h, heap->young_n);
-        heap->young[heap->young_n++] = h;
+        rcgc_index_set(h, heap->fast.young_n);
+        heap->fast.young[heap->fast.young_n++] = h;
         rcgc_young_gauge(heap);
     } else {
         rcgc_index_set(h, RCGC_NO_INDEX);
@@ -100,8 +100,8 @@ static inline void *object_init(rcgc__heap *heap, rcgc__header *h, const rcgc_ty
     /* No fence needed to publish the header: the object only reaches
      * another thread through a release (rcgc_store, a queue, a lock) that
      * the receiver pairs with an acquire (O4). */
-    rcgc_stat_add(&heap->stats.allocated, 1);
-    rcgc_stat_add(&heap->stats.alloc_bytes, got);
+    rcgc_stat_add_plain(&heap->fast.allocated, 1);
+    rcgc_stat_add_plain(&heap->fast.alloc_bytes, got);
     rcgc__tls_self.prev_alloc = rcgc__tls_self.last_alloc; /* C13 */
     rcgc__tls_self.last_alloc = rcgc_payload(h);
     return rcgc_payload(h);
@@ -112,7 +112,7 @@ static inline void *object_init(rcgc__heap *heap, rcgc__header *h, const rcgc_ty
  * the threshold, scaled by the heap's back-off. */
 static inline bool young_due(const rcgc__heap *heap)
 {
-    return heap->young_n - heap->aged_n >=
+    return heap->fast.young_n - heap->aged_n >=
            (atomic_load_explicit(&rcgc_world.threshold[0], memory_order_relaxed)
             << heap->young_shift);
 }
@@ -143,7 +143,7 @@ static __attribute__((noinline)) void *alloc_general(const rcgc_type *type, size
         errno = ENOMEM;
         return NULL;
     }
-    if (type->traverse != NULL && heap->young_n == heap->young_cap && !rcgc_young_grow(heap)) {
+    if (type->traverse != NULL && heap->fast.young_n == heap->young_cap && !rcgc_young_grow(heap)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -161,35 +161,51 @@ static __attribute__((noinline)) void *alloc_general(const rcgc_type *type, size
     return object_init(heap, h, type, type_bits(type), size, got, from_malloc);
 }
 
-/* O13: the fast path. An attached thread outside a blocking region, no
- * safepoint request, a valid type, a small object, no young collection
- * due and room in the young table, a block in the current page: the
- * object is made here with no call; anything else goes to alloc_general,
- * which decides it exactly as before. */
-void *rcgc_alloc(const rcgc_type *type, size_t size)
+/* O13: the limit below which the inline path may add tracked objects to
+ * the young table: its capacity, and, while automatic collections are on
+ * and none is running, the count at which the next one is due (young_due).
+ * Removals keep it valid (they only move that count away, or, for an aged
+ * entry, lower the limit with it: rcgc_young_remove); anything else that
+ * changes the table, the aged prefix, the back-off, the threshold or
+ * whether collections are on resets it to 0 (rcgc_young_relimit, or the
+ * RCGC_PENDING_RELIMIT request for another thread), so that the next
+ * allocation of a tracked object comes here and decides again. */
+static void young_set_limit(rcgc__heap *heap)
 {
-#if !defined(RCGC_FAULT_INJECTION)
-    rcgc__heap *heap = rcgc__tls_self.heap;
-    /* Relaxed load of `pending`: as rcgc_safepoint's poll (S2). */
-    if (rcgc_use_pages() && heap != NULL && type != NULL &&
-        size <= RCGC_TAKE_MAX - sizeof(rcgc__header) &&
-        __atomic_load_n(&rcgc__tls_self.pending, __ATOMIC_RELAXED) == 0 && !heap->in_blocking &&
-        type->name != NULL) {
-        uint32_t bits = type_bits(type);
-        /* Relaxed load of gc_enabled: a tunable, as in alloc_general. */
-        if (!(bits & RCGC_BIT_TRACKED) ||
-            (heap->young_n < heap->young_cap &&
-             (!young_due(heap) || heap->in_young ||
-              !atomic_load_explicit(&rcgc_world.gc_enabled, memory_order_relaxed)))) {
-            size_t got;
-            rcgc__header *h = rcgc_block_take(heap, sizeof(rcgc__header) + size, &got);
-            if (RCGC__LIKELY(h != NULL))
-                return object_init(heap, h, type, bits, size, got, false);
-        }
+    uint32_t lim = heap->young_cap;
+    /* Relaxed loads: tunables, as in young_due. */
+    if (atomic_load_explicit(&rcgc_world.gc_enabled, memory_order_relaxed) && !heap->in_young) {
+        uint64_t due = (uint64_t)heap->aged_n +
+                       ((uint64_t)atomic_load_explicit(&rcgc_world.threshold[0],
+                                                       memory_order_relaxed)
+                        << heap->young_shift);
+        if (due < lim)
+            lim = (uint32_t)due;
     }
-#endif
-    return alloc_general(type, size);
+    heap->fast.young_lim = lim;
 }
+
+/* The library's allocation: the inline fast path with a size not known at
+ * compile time (its payload cleared here, O13), else alloc_general. Every
+ * call of the external rcgc_alloc and every inline rcgc_alloc that could
+ * not take its fast path comes here. */
+void *rcgc__alloc_general(const rcgc_type *type, size_t size)
+{
+    void *p = rcgc__alloc_small(type, size);
+    if (RCGC__LIKELY(p != NULL)) {
+        zero_payload(p, size, false);
+        return p;
+    }
+    p = alloc_general(type, size);
+    rcgc__heap *heap = rcgc__tls_self.heap;
+    if (p != NULL && heap != NULL)
+        young_set_limit(heap);
+    return p;
+}
+
+/* The external definitions of rcgc/inline.h's C99 inline functions. */
+extern void *rcgc_alloc(const rcgc_type *type, size_t size);
+extern void *rcgc__alloc_small(const rcgc_type *type, size_t size);
 
 const rcgc_type *rcgc_type_of(const void *obj)
 {

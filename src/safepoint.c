@@ -90,7 +90,7 @@ void rcgc_grace_period(void)
     rcgc__heap *self = rcgc__tls_self.heap;
     /* A waiting caller counts as stopped, so a pause never waits for it
      * (it would wait for our grace period, which waits for the pauser). */
-    bool was_running = self != NULL && !self->in_blocking;
+    bool was_running = self != NULL && !self->fast.in_blocking;
     if (was_running)
         rcgc_leave_running(self);
     pthread_mutex_lock(&gp_lock);
@@ -258,13 +258,15 @@ void rcgc__safepoint_slow(void)
         rcgc_require_attached("rcgc_safepoint", NULL);
         return;
     }
-    if (heap->in_blocking)
+    if (heap->fast.in_blocking)
         return; /* stopped already; the bits wait for rcgc_blocking_end */
     if (rcgc_internal_checks())
         rcgc_heap_check("rcgc_safepoint", heap);
     /* Acquire: whatever the setter wrote before setting the bits (a queue
      * entry, a pause request) is visible once we see them (S2). */
     uint32_t bits = __atomic_exchange_n(&rcgc__tls_self.pending, 0, __ATOMIC_ACQUIRE);
+    if (bits & RCGC_PENDING_RELIMIT)
+        rcgc_young_relimit(heap);
     if (bits & RCGC_PENDING_MERGE)
         rcgc_drain_self();
     rcgc_old_flush(heap);
@@ -295,17 +297,17 @@ void rcgc_blocking_begin(void)
     /* Leaving drains our queue, which may run finalizers and destroy
      * functions that touch objects: only afterwards are we blocked. */
     rcgc_leave_running(heap);
-    heap->in_blocking = true;
+    heap->fast.in_blocking = true;
 }
 
 void rcgc_blocking_end(void)
 {
     rcgc__heap *heap = rcgc__tls_self.heap;
-    if (heap == NULL || !heap->in_blocking)
+    if (heap == NULL || !heap->fast.in_blocking)
         rcgc_fatal("rcgc_blocking_end", NULL,
                    heap == NULL ? "called from a thread that is not attached"
                                 : "called without rcgc_blocking_begin");
-    heap->in_blocking = false;
+    heap->fast.in_blocking = false;
     rcgc_enter_running(heap);
 }
 

@@ -29,9 +29,10 @@ void rcgc_get_stats(rcgc_stats *out)
     if (atomic_load_explicit(&rcgc_world.initialized, memory_order_acquire)) {
         pthread_mutex_lock(&rcgc_world.lock);
         for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
-            s.allocated_objects += get(&h->stats.allocated);
+            /* Relaxed: as get() above, for the plain counters of `fast`. */
+            s.allocated_objects += __atomic_load_n(&h->fast.allocated, __ATOMIC_RELAXED);
             s.freed_objects += get(&h->stats.freed);
-            ab += get(&h->stats.alloc_bytes);
+            ab += __atomic_load_n(&h->fast.alloc_bytes, __ATOMIC_RELAXED);
             fb += get(&h->stats.freed_bytes);
             s.finalized += get(&h->stats.finalized);
             s.merges += get(&h->stats.merges);

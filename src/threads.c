@@ -80,6 +80,19 @@ void rcgc_heap_set_pending(rcgc__heap *heap, uint32_t bits)
     pthread_mutex_unlock(&heap->qlock);
 }
 
+/* A tunable that decides when young collections are due changed
+ * (rcgc_enable, rcgc_disable, threshold 0): every attached thread takes
+ * its next allocation of a tracked object through the library, which
+ * computes the inline path's limit anew (objects.md, O13). The heap list
+ * under world.lock; each request as rcgc_heap_set_pending's. */
+void rcgc_heaps_relimit(void)
+{
+    pthread_mutex_lock(&rcgc_world.lock);
+    for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all)
+        rcgc_heap_set_pending(h, RCGC_PENDING_RELIMIT);
+    pthread_mutex_unlock(&rcgc_world.lock);
+}
+
 /* Takes a heap's ownership token, yielding while a foreign holder does its
  * bounded work (internal.h, S7). */
 void rcgc_own_take(rcgc__heap *heap)
@@ -141,7 +154,9 @@ static void attach_finish(rcgc__heap *heap)
     rcgc__tls_self.last_alloc = NULL;
     rcgc__tls_self.prev_alloc = NULL;
     rcgc__tls_self.young_upward |= RCGC__EDGE_ANY;
-    heap->in_blocking = false;
+    heap->fast.in_blocking = false;
+    /* O13: the adopter decides the inline path's limit itself. */
+    rcgc_young_relimit(heap);
     pthread_setspecific(rcgc_world.key, heap);
     rcgc_enter_running(heap);
     if (rcgc_internal_checks())
@@ -258,8 +273,8 @@ static void detach_at_exit(void *arg)
     rcgc__heap *heap = arg;
     if (heap == NULL || rcgc__tls_self.heap != heap)
         return;
-    if (heap->in_blocking) {
-        heap->in_blocking = false;
+    if (heap->fast.in_blocking) {
+        heap->fast.in_blocking = false;
         rcgc_enter_running(heap);
     }
     detach(heap);
@@ -285,7 +300,7 @@ static void fork_lock_take(void)
     if (pthread_mutex_trylock(&fork_lock) == 0)
         return;
     rcgc__heap *self = rcgc__tls_self.heap;
-    bool running = self != NULL && !self->in_blocking;
+    bool running = self != NULL && !self->fast.in_blocking;
     if (running)
         rcgc_leave_running(self);
     pthread_mutex_lock(&fork_lock);
@@ -308,9 +323,9 @@ static void fork_prepare(void)
     if (fork_state.attached_here && rcgc_thread_attach() != 0)
         rcgc_fatal("fork", NULL, "cannot attach the forking thread (out of memory)");
     rcgc__heap *self = rcgc__tls_self.heap;
-    fork_state.was_blocking = self->in_blocking;
+    fork_state.was_blocking = self->fast.in_blocking;
     if (fork_state.was_blocking) {
-        self->in_blocking = false;
+        self->fast.in_blocking = false;
         rcgc_enter_running(self);
     }
     rcgc_collector_stop();
@@ -334,7 +349,7 @@ static void fork_restore_self(void)
     rcgc__heap *self = rcgc__tls_self.heap;
     if (fork_state.was_blocking) {
         rcgc_leave_running(self);
-        self->in_blocking = true;
+        self->fast.in_blocking = true;
     } else if (fork_state.attached_here) {
         detach(self);
     }
@@ -374,7 +389,7 @@ static void fork_child(void)
                 atomic_store_explicit(&h->status, RCGC_DETACHED, memory_order_relaxed);
                 atomic_store_explicit(&h->own_lock, 0, memory_order_relaxed);
                 h->needs_ack = h->wants_in = false;
-                h->in_blocking = h->in_young = h->in_dealloc = false;
+                h->fast.in_blocking = h->in_young = h->in_dealloc = false;
                 /* Objects whose deallocation the lost thread had begun are
                  * finished by this thread's next dealloc loop (O7). */
                 while (h->dead != NULL) {
@@ -435,7 +450,7 @@ void rcgc_threads_shutdown(void)
         rcgc__heap *next = heap->next_all;
         pthread_mutex_destroy(&heap->qlock);
         free(heap->q);
-        free(heap->young); /* objects still young at shutdown stay allocated */
+        free(heap->fast.young); /* objects still young at shutdown stay allocated */
         free(heap->revived);
         rcgc_pages_release(heap);
         free(heap);

@@ -28,17 +28,17 @@
 /* Room for `more` entries in the young table. */
 static bool reserve(rcgc__heap *heap, uint32_t more)
 {
-    if (heap->young_cap - heap->young_n >= more)
+    if (heap->young_cap - heap->fast.young_n >= more)
         return true;
     uint64_t cap = heap->young_cap ? heap->young_cap : 256;
-    while (cap - heap->young_n < more)
+    while (cap - heap->fast.young_n < more)
         cap *= 2;
     if (cap > UINT32_MAX / 2)
         return false;
-    rcgc__header **a = realloc(heap->young, cap * sizeof *a);
+    rcgc__header **a = realloc(heap->fast.young, cap * sizeof *a);
     if (a == NULL)
         return false;
-    heap->young = a;
+    heap->fast.young = a;
     heap->young_cap = (uint32_t)cap;
     return true;
 }
@@ -60,11 +60,12 @@ void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h)
 
 void rcgc_young_promote_all(rcgc__heap *heap, bool stopped)
 {
-    if (heap->young_n == 0)
+    if (heap->fast.young_n == 0)
         return;
-    rcgc_old_adopt_table(heap->young, heap->young_n, 1, stopped);
-    heap->young_n = 0;
+    rcgc_old_adopt_table(heap->fast.young, heap->fast.young_n, 1, stopped);
+    heap->fast.young_n = 0;
     heap->aged_n = 0;
+    rcgc_young_relimit(heap);
     rcgc_young_gauge(heap);
 }
 
@@ -74,12 +75,13 @@ void rcgc_young_promote_all(rcgc__heap *heap, bool stopped)
  * what the safepoint runs (a drain, a death) may use it. */
 void rcgc_young_promote_polling(rcgc__heap *heap)
 {
-    while (heap->young_n > 0) {
-        uint32_t k = heap->young_n < 4096 ? heap->young_n : 4096;
-        rcgc_old_adopt(heap->young + heap->young_n - k, k, 1);
-        heap->young_n -= k;
-        if (heap->aged_n > heap->young_n)
-            heap->aged_n = heap->young_n;
+    while (heap->fast.young_n > 0) {
+        uint32_t k = heap->fast.young_n < 4096 ? heap->fast.young_n : 4096;
+        rcgc_old_adopt(heap->fast.young + heap->fast.young_n - k, k, 1);
+        heap->fast.young_n -= k;
+        if (heap->aged_n > heap->fast.young_n)
+            heap->aged_n = heap->fast.young_n;
+        rcgc_young_relimit(heap);
         rcgc_young_gauge(heap);
         rcgc_old_flush(heap);
         rcgc_safepoint();
@@ -151,12 +153,12 @@ static void young_backoff(rcgc__heap *heap, bool full, uint32_t n, uint32_t live
 static size_t young_collect(rcgc__heap *heap, bool full)
 {
     rcgc_drain_self();
-    if (heap->young_n == 0) {
+    if (heap->fast.young_n == 0) {
         /* C13: no young object, so no edge among young objects yet. */
         rcgc__tls_self.young_upward = 0;
         return 0;
     }
-    if (!full && heap->young_n == heap->aged_n)
+    if (!full && heap->fast.young_n == heap->aged_n)
         return 0;
     if (!full) {
         uint32_t upward = rcgc__tls_self.young_upward;
@@ -169,7 +171,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
                  * collection would free nothing. They stay, aged, and the
                  * next full collection is twice as far. */
                 heap->aged_shift++;
-                heap->aged_n = heap->young_n;
+                heap->aged_n = heap->fast.young_n;
                 rcgc_stat_add(&heap->stats.young_skipped, 1);
                 return 0;
             } else {
@@ -185,7 +187,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
             /* C13: no edge that can close a cycle among the objects young
              * since the last collection: trial deletion would free none of
              * them, so they age without it. */
-            heap->aged_n = heap->young_n;
+            heap->aged_n = heap->fast.young_n;
             rcgc_stat_add(&heap->stats.young_skipped, 1);
             return 0;
         }
@@ -193,10 +195,10 @@ static size_t young_collect(rcgc__heap *heap, bool full)
     uint64_t t0 = rcgc_now_ns();
     /* User code first (callbacks, the test hook): it may allocate or free.
      * Only then is the table taken and its size read. */
-    rcgc_gc_notify(RCGC_GC_START, 0, heap->young_n, 0, 0, 0);
+    rcgc_gc_notify(RCGC_GC_START, 0, heap->fast.young_n, 0, 0, 0);
     rcgc_test_hook(RCGC_HOOK_YOUNG_START, heap);
     uint32_t base = full ? 0 : heap->aged_n;
-    uint32_t n = heap->young_n - base;
+    uint32_t n = heap->fast.young_n - base;
     if (n == 0) {
         /* Every START has its END (C10), even when nothing was examined. */
         rcgc_gc_notify(RCGC_GC_END, 0, 0, 0, rcgc_now_ns() - t0, 0);
@@ -208,20 +210,22 @@ static size_t young_collect(rcgc__heap *heap, bool full)
      * sees a table without them. */
     rcgc__header **objs;
     if (base == 0) {
-        objs = heap->young;
-        heap->young = NULL;
-        heap->young_n = heap->young_cap = 0;
+        objs = heap->fast.young;
+        /* O13: no room for the inline path in a table that is gone. */
+        rcgc_young_relimit(heap);
+        heap->fast.young = NULL;
+        heap->fast.young_n = heap->young_cap = 0;
         heap->aged_n = 0;
     } else {
         objs = malloc(n * sizeof *objs);
         if (objs == NULL) {
             /* No memory to collect with: age them (always safe, C12). */
-            heap->aged_n = heap->young_n;
+            heap->aged_n = heap->fast.young_n;
             rcgc_gc_notify(RCGC_GC_END, 0, 0, 0, rcgc_now_ns() - t0, 0);
             return 0;
         }
-        memcpy(objs, heap->young + base, n * sizeof *objs);
-        heap->young_n = base;
+        memcpy(objs, heap->fast.young + base, n * sizeof *objs);
+        heap->fast.young_n = base;
     }
     rcgc_young_gauge(heap);
     /* C13: the flags cover edges made from here on, among objects young
@@ -277,8 +281,8 @@ static size_t young_collect(rcgc__heap *heap, bool full)
         if (!t.reached[i])
             continue;
         if (keep) {
-            rcgc_index_set(objs[i], heap->young_n);
-            heap->young[heap->young_n++] = objs[i];
+            rcgc_index_set(objs[i], heap->fast.young_n);
+            heap->fast.young[heap->fast.young_n++] = objs[i];
         } else {
             rcgc_old_adopt(&objs[i], 1, 1);
         }
@@ -286,7 +290,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
     if (keep) {
         /* Whatever user code allocated since the table was taken ages
          * with them (C12). */
-        heap->aged_n = heap->young_n;
+        heap->aged_n = heap->fast.young_n;
         rcgc_young_gauge(heap);
     } else if (live > 0) {
         rcgc_old_flush(heap); /* the promotions reach the inbox as one batch */
@@ -326,5 +330,8 @@ size_t rcgc_collect_young(rcgc__heap *heap, bool full)
     heap->in_young = true;
     size_t freed = young_collect(heap, full);
     heap->in_young = false;
+    /* O13: the aged prefix, the back-off and the table may all have
+     * changed, and the limit set during the collection ignored young_due. */
+    rcgc_young_relimit(heap);
     return freed;
 }

@@ -684,6 +684,59 @@ static void test_young_topdown(void)
     CHECK_EQ(rcgc_set_threshold(0, t0), 0);
 }
 
+/* O13a: the inline allocation path adds a tracked object only below the
+ * young table's limit, which follows every change of what decides when a
+ * young collection is due: the automatic collection (here skipped and
+ * aged, C13, as no store made an edge) happens at exactly the allocation
+ * where young_due becomes true, after threshold0 is lowered and after
+ * rcgc_disable/rcgc_enable as before them. */
+static uint64_t young_activity(void)
+{
+    rcgc_stats s = stats_now();
+    return s.gen[0].collections + s.young_skipped;
+}
+
+static void test_young_limit(void)
+{
+    enum { N = 161 };
+    static node *keep[N];
+    uint32_t t0 = rcgc_get_threshold(0);
+    rcgc_collect(2);
+    rcgc_collect(0); /* nothing young, nothing aged, no edges */
+    CHECK_EQ(rcgc_get_count(0), 0);
+    CHECK_EQ(rcgc_set_threshold(0, 100), 0);
+    long before = destroyed;
+    uint64_t a0 = young_activity();
+    int k = 0; /* keep[0 .. k) made so far */
+    while (k < 100)
+        keep[k] = node_new(k), k++;
+    CHECK_EQ(young_activity(), a0);
+    keep[k] = node_new(k), k++; /* 100 young before it: due */
+    CHECK_EQ(young_activity(), a0 + 1);
+    /* 101 young, 100 of them aged: due again at 110 with threshold 10. */
+    CHECK_EQ(rcgc_set_threshold(0, 10), 0);
+    while (k < 110)
+        keep[k] = node_new(k), k++;
+    CHECK_EQ(young_activity(), a0 + 1);
+    keep[k] = node_new(k), k++;
+    CHECK_EQ(young_activity(), a0 + 2);
+    /* Off: nothing runs however far past the threshold; on again: the
+     * very next allocation collects. */
+    rcgc_disable();
+    while (k < N - 1)
+        keep[k] = node_new(k), k++;
+    CHECK_EQ(young_activity(), a0 + 2);
+    rcgc_enable();
+    keep[k] = node_new(k), k++;
+    CHECK_EQ(young_activity(), a0 + 3);
+    CHECK_EQ(k, N);
+    CHECK_EQ(rcgc_get_count(0), N);
+    for (int i = 0; i < N; i++)
+        rcgc_decref(keep[i]);
+    CHECK_EQ(destroyed - before, N);
+    CHECK_EQ(rcgc_set_threshold(0, t0), 0);
+}
+
 /* C14: old garbage in many small components is confirmed in slices of at
  * most 4096 objects, one pause each; a component larger than that in a
  * slice of its own. Every object is freed exactly once. */
@@ -754,6 +807,7 @@ int main(void)
     test_regressions();
     test_young_aging();
     test_young_topdown();
+    test_young_limit();
     test_sliced_confirm();
     rcgc_collect(2);
     CHECK_EQ(live_objects(), 0);

@@ -116,13 +116,55 @@ enum {
     RCGC__GEN_MASK = 0x3,
     RCGC__BIT_TRACKED = 0x4,
     RCGC__BIT_IMMORTAL = 0x10,
+    RCGC__BIT_HOOKS = 0x400,
     RCGC__BIT_ESCAPED = 0x20,
     RCGC__BIT_DYING = 0x40,
     RCGC__MAGIC_SHIFT = 24,
     RCGC__MAGIC_LIVE = 0xA7,
 };
 
-/* Out-of-line slow paths (src/refcount.c, src/safepoint.c). */
+/* The allocation fast path's view of a page of small blocks and of a heap
+ * (objects.md, O13). src/alloc.c's page and src/internal.h's heap begin
+ * with these, so the inline rcgc_alloc below can take a block and record
+ * the object without a call. Every field belongs to the holder of the
+ * heap's token (its running thread), except those marked otherwise. */
+typedef struct rcgc__page_fast {
+    void *free;    /* the page's free blocks, linked through their first word */
+    char *bump;    /* its never-used tail, from bump to end */
+    char *end;
+    uint32_t used; /* blocks handed out and not freed locally */
+    uint32_t size; /* block size, header included */
+} rcgc__page_fast;
+
+/* Payloads of at most RCGC__FAST_MAX bytes come from the fast classes:
+ * blocks of 48, 64, ..., 128 bytes (the header included). */
+enum { RCGC__FAST_CLASSES = 6, RCGC__FAST_MAX = 96 };
+
+typedef struct rcgc__heap_fast {
+    /* Each fast class's current page, as published for the inline path;
+     * NULL sends every allocation of the class to the library (a build
+     * that allocates with malloc, fault injection, no page yet). */
+    rcgc__page_fast *cur[RCGC__FAST_CLASSES];
+    /* The young table (cycles.md, C1): young[0 .. young_n). */
+    struct rcgc__header **young;
+    uint32_t young_n;
+    /* The inline path adds a tracked object only while young_n <
+     * young_lim. The library keeps young_lim at most the table's capacity
+     * and at most the count at which the next young collection is due
+     * (O13), and sets it to 0 whenever it must decide again. */
+    uint32_t young_lim;
+    /* young_n as other threads may read it (relaxed atomic stores). */
+    uint32_t young_gauge;
+    /* Between rcgc_blocking_begin and rcgc_blocking_end. */
+    uint8_t in_blocking;
+    /* Objects and bytes allocated: statistics with one writer, read by
+     * rcgc_get_stats on any thread (relaxed atomic loads and stores). */
+    uint64_t allocated;
+    uint64_t alloc_bytes;
+} rcgc__heap_fast;
+
+/* Out-of-line slow paths (src/refcount.c, src/safepoint.c, src/objects.c). */
+void *rcgc__alloc_general(const struct rcgc_type *type, size_t size);
 void rcgc__incref_slow(void *obj);
 void rcgc__decref_slow(void *obj);
 void rcgc__local_overflow(void *obj);
@@ -158,6 +200,94 @@ static inline int rcgc__nonowner_inline(const void *obj, const rcgc__header *h)
            (bits >> RCGC__MAGIC_SHIFT) == RCGC__MAGIC_LIVE &&
            !(bits & (RCGC__BIT_IMMORTAL | RCGC__BIT_DYING)) &&
            (bits & (RCGC__GEN_MASK | RCGC__BIT_TRACKED | RCGC__BIT_ESCAPED)) != RCGC__BIT_TRACKED;
+}
+
+/* O13: the allocation fast path, or NULL when it cannot be taken (the
+ * caller then goes to rcgc__alloc_general, which decides everything again
+ * with its checks and diagnostics). Taken when the thread is attached and
+ * outside a blocking region, nothing is asked of it at a safepoint, the
+ * type is valid, the payload fits a fast class whose current page has a
+ * block, and, for a tracked type, the young table has room and no young
+ * collection is due. The payload is not cleared here. C99 inline, as
+ * rcgc_alloc below (an inline definition may call only functions with
+ * external linkage); the library emits and exports its definition. */
+inline void *rcgc__alloc_small(const struct rcgc_type *type, size_t size)
+{
+    rcgc__tls *t = &rcgc__tls_self;
+    rcgc__heap_fast *hp = (rcgc__heap_fast *)(void *)t->heap;
+    if (size > RCGC__FAST_MAX || hp == NULL || type == NULL || type->name == NULL)
+        return NULL;
+    size_t cls = size <= 16 ? 0 : (size - 1) >> 4;
+    uint32_t bsize = 48 + 16 * (uint32_t)cls;
+    rcgc__page_fast *pg = hp->cur[cls];
+    int tracked = type->traverse != NULL;
+    /* Relaxed load of `pending`: as rcgc_safepoint's poll (S2). */
+    if (pg == NULL || (__atomic_load_n(&t->pending, __ATOMIC_RELAXED) | hp->in_blocking) != 0)
+        return NULL;
+    uint32_t n = hp->young_n;
+    if (tracked && n >= hp->young_lim)
+        return NULL;
+    char *b = (char *)pg->free;
+    if (b != NULL) {
+        pg->free = *(void **)(void *)b;
+    } else {
+        b = pg->bump;
+        if (b + bsize > pg->end)
+            return NULL;
+        pg->bump = b + bsize;
+    }
+    pg->used++;
+    /* The header (objects.md, O1, O2): plain stores, as nobody else can
+     * reach the object until it is published (O4); gc_bits and gc_index
+     * with relaxed atomic stores, because a collection on another thread
+     * may read them in any block of a page (cycles.md, C3). */
+    rcgc__header *h = (rcgc__header *)(void *)b;
+    h->owner = t->heap_id;
+    h->local = 1;
+    h->shared = 0;
+    h->type = type;
+    uint32_t bits = ((uint32_t)RCGC__MAGIC_LIVE << RCGC__MAGIC_SHIFT) |
+                    (tracked ? (uint32_t)RCGC__BIT_TRACKED : 0u) |
+                    (type->finalize != NULL || type->destroy != NULL ? (uint32_t)RCGC__BIT_HOOKS
+                                                                     : 0u);
+    __atomic_store_n(&h->gc_bits, bits, __ATOMIC_RELAXED);
+    if (tracked) {
+        __atomic_store_n(&h->gc_index, n, __ATOMIC_RELAXED);
+        hp->young[n] = h;
+        hp->young_n = n + 1;
+        /* Relaxed: a gauge for other threads' estimates. */
+        __atomic_store_n(&hp->young_gauge, n + 1, __ATOMIC_RELAXED);
+    } else {
+        __atomic_store_n(&h->gc_index, UINT32_MAX, __ATOMIC_RELAXED);
+    }
+    /* Single writer: a relaxed load and store, not a locked add. */
+    __atomic_store_n(&hp->allocated, __atomic_load_n(&hp->allocated, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&hp->alloc_bytes,
+                     __atomic_load_n(&hp->alloc_bytes, __ATOMIC_RELAXED) + bsize,
+                     __ATOMIC_RELAXED);
+    void *p = b + sizeof(rcgc__header);
+    /* C13: the latest two allocations. */
+    t->prev_alloc = t->last_alloc;
+    t->last_alloc = p;
+    return p;
+}
+
+/* C99 inline definition: callers get the fast path inline, and the
+ * library emits the one external definition of rcgc_alloc (objects.c).
+ * A payload size known at compile time makes the class, the block size
+ * and the clearing constants; any other size goes to the library, whose
+ * own fast path is the same. */
+inline void *rcgc_alloc(const struct rcgc_type *type, size_t size)
+{
+    if (__builtin_constant_p(size) && size <= RCGC__FAST_MAX) {
+        void *p = rcgc__alloc_small(type, size);
+        if (RCGC__LIKELY(p != NULL)) {
+            __builtin_memset(p, 0, size);
+            return p;
+        }
+    }
+    return rcgc__alloc_general(type, size);
 }
 
 static inline void rcgc_incref(void *obj)
