@@ -8,9 +8,9 @@
 // type has a traverse, which also enters and leaves the young table), next
 // to reference points measured the same way: a plain and an atomic
 // increment/decrement pair, and malloc/free, calloc/free,
-// malloc+memset/free (glibc) and mi_malloc/mi_free of 48 bytes (an rcgc
-// object with a 16-byte payload is a 48-byte block: the 32-byte header plus
-// the payload; rcgc_alloc uses glibc's malloc and memset).
+// malloc+memset/free (glibc) and mi_malloc/mi_free of 32 bytes (an rcgc
+// object with a 16-byte payload is a 32-byte block: the 16-byte header plus
+// the payload, taken from rcgc's own pages, design/objects.md O10).
 //
 // Run: build/bench/bench_fastpath [google benchmark flags], e.g.
 //   build/bench/bench_fastpath --benchmark_repetitions=5
@@ -302,7 +302,7 @@ void BM_AllocDeath(benchmark::State &state)
     if (!require_attached(state))
         return;
     for (auto _ : state) {
-        void *p = rcgc_alloc(&leaf_type, 16); // 32-byte header + 16 = 48
+        void *p = rcgc_alloc(&leaf_type, 16); // 16-byte header + 16 = 32
         benchmark::DoNotOptimize(p);
         rcgc_decref(p); // last reference: dies and is freed here
     }
@@ -318,48 +318,48 @@ void BM_AllocDeathTracked(benchmark::State &state)
     if (!require_attached(state))
         return;
     for (auto _ : state) {
-        void *p = rcgc_alloc(&node_type, sizeof(node)); // 32 + 16 = 48
+        void *p = rcgc_alloc(&node_type, sizeof(node)); // 16 + 16 = 32
         benchmark::DoNotOptimize(p);
         rcgc_decref(p);
     }
 }
 BENCHMARK(BM_AllocDeathTracked);
 
-void BM_MallocFree48(benchmark::State &state)
+void BM_MallocFree32(benchmark::State &state)
 {
     for (auto _ : state) {
-        void *p = std::malloc(48);
+        void *p = std::malloc(32);
         benchmark::DoNotOptimize(p);
         std::free(p);
     }
 }
-BENCHMARK(BM_MallocFree48);
+BENCHMARK(BM_MallocFree32);
 
 // rcgc_alloc's own allocator (a zeroed block from glibc), for the overhead
 // of the library's bookkeeping over it.
-void BM_CallocFree48(benchmark::State &state)
+void BM_CallocFree32(benchmark::State &state)
 {
     for (auto _ : state) {
-        void *p = std::calloc(1, 48);
+        void *p = std::calloc(1, 32);
         benchmark::DoNotOptimize(p);
         std::free(p);
     }
 }
-BENCHMARK(BM_CallocFree48);
+BENCHMARK(BM_CallocFree32);
 
-// What a zeroed 48-byte block costs through malloc's fast path (glibc's
+// What a zeroed 32-byte block costs through malloc's fast path (glibc's
 // calloc bypasses the per-thread tcache that malloc and free use).
-void BM_MallocMemsetFree48(benchmark::State &state)
+void BM_MallocMemsetFree32(benchmark::State &state)
 {
     for (auto _ : state) {
-        void *p = std::malloc(48);
+        void *p = std::malloc(32);
         benchmark::DoNotOptimize(p);
-        std::memset(p, 0, 48);
+        std::memset(p, 0, 32);
         benchmark::ClobberMemory();
         std::free(p);
     }
 }
-BENCHMARK(BM_MallocMemsetFree48);
+BENCHMARK(BM_MallocMemsetFree32);
 
 #ifdef RCGC_BENCH_HAVE_MIMALLOC
 // mimalloc is loaded with dlopen(RTLD_LOCAL), never linked: Debian's (and
@@ -384,7 +384,7 @@ struct Mimalloc {
     }
 };
 
-void BM_MimallocFree48(benchmark::State &state)
+void BM_MimallocFree32(benchmark::State &state)
 {
     static const Mimalloc mi;
     if (mi.malloc_fn == nullptr || mi.free_fn == nullptr) {
@@ -394,12 +394,12 @@ void BM_MimallocFree48(benchmark::State &state)
     auto mi_malloc_fn = mi.malloc_fn;
     auto mi_free_fn = mi.free_fn;
     for (auto _ : state) {
-        void *p = mi_malloc_fn(48);
+        void *p = mi_malloc_fn(32);
         benchmark::DoNotOptimize(p);
         mi_free_fn(p);
     }
 }
-BENCHMARK(BM_MimallocFree48);
+BENCHMARK(BM_MimallocFree32);
 #endif
 
 } // namespace

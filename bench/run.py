@@ -590,10 +590,10 @@ def section_fastpath(rep):
         ("rcgc_load", "BM_Load", None, None),
         ("rcgc_safepoint, nothing asked", "BM_SafepointIdle", None, None),
         ("rcgc_weakref_get + decref", "BM_WeakrefGet", "atomic inc+dec pair", "BM_AtomicPair"),
-        ("alloc + death, untracked 16 B", "BM_AllocDeath", "malloc/free 48 B", "BM_MallocFree48"),
-        ("alloc + death, untracked 16 B", "BM_AllocDeath", "mi_malloc/mi_free 48 B", "BM_MimallocFree48"),
-        ("alloc + death, with traverse", "BM_AllocDeathTracked", "malloc/free 48 B", "BM_MallocFree48"),
-        ("alloc + death, with traverse", "BM_AllocDeathTracked", "mi_malloc/mi_free 48 B", "BM_MimallocFree48"),
+        ("alloc + death, untracked 16 B", "BM_AllocDeath", "malloc/free 32 B", "BM_MallocFree32"),
+        ("alloc + death, untracked 16 B", "BM_AllocDeath", "mi_malloc/mi_free 32 B", "BM_MimallocFree32"),
+        ("alloc + death, with traverse", "BM_AllocDeathTracked", "malloc/free 32 B", "BM_MallocFree32"),
+        ("alloc + death, with traverse", "BM_AllocDeathTracked", "mi_malloc/mi_free 32 B", "BM_MimallocFree32"),
     ]
     w(f"One iteration is one pair or one call; CPU time of the benchmark thread per iteration "
       f"(ns), median of {fp['reps']} repetitions.", "",
@@ -604,7 +604,7 @@ def section_fastpath(rep):
         b = ns.get(bkey) if bkey else None
         w(f"| {label} | {f3(ns[key])} | {blabel or ''} | {f3(b) if b else ''} | "
           f"{f3(ratio(ns[key], b)) + 'x' if b else ''} |")
-    others = [("calloc/free 48 B", "BM_CallocFree48"), ("malloc+memset/free 48 B", "BM_MallocMemsetFree48")]
+    others = [("calloc/free 32 B", "BM_CallocFree32"), ("malloc+memset/free 32 B", "BM_MallocMemsetFree32")]
     for label, key in others:
         if key in ns:
             w(f"| {label} (reference) | {f3(ns[key])} | | | |")

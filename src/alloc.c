@@ -1,6 +1,6 @@
 /* alloc.c: the small-object allocator.
  *
- * Purpose: managed objects are small (a header of 32 bytes and a payload of
+ * Purpose: managed objects are small (a header of 16 bytes and a payload of
  * a few slots), made and freed at a high rate, mostly by the thread that
  * made them. glibc's malloc costs more than all of rcgc's own work on that
  * path (bench/binarytrees: malloc, free and malloc_usable_size were 40% of
@@ -36,7 +36,7 @@
 #define PAGE ((size_t)64 * 1024)
 
 /* Block sizes, header included. 16-byte multiples keep payloads aligned. */
-static const uint32_t class_size[RCGC_NCLASSES] = {48,  64,  80,  96,  112, 128, 160,
+static const uint32_t class_size[RCGC_NCLASSES] = {32,  48,  64,  80,  96,  112, 128, 160,
                                                    192, 224, 256, 320, 384, 448, 512};
 
 typedef struct block {
@@ -61,8 +61,8 @@ typedef struct rcgc_page {
  * a 64-byte boundary. */
 #define FIRST_BLOCK ((sizeof(rcgc_page) + 63u) & ~(size_t)63u)
 _Static_assert(sizeof(rcgc_page) <= 128, "page descriptor grew: check FIRST_BLOCK's waste");
-_Static_assert(RCGC_TAKE_MAX == sizeof(rcgc__header) + RCGC__FAST_MAX && RCGC__FAST_CLASSES == 6,
-               "inline.h's fast classes: payloads up to RCGC__FAST_MAX, blocks 48 + 16 * class");
+_Static_assert(RCGC_TAKE_MAX == sizeof(rcgc__header) + RCGC__FAST_MAX && RCGC__FAST_CLASSES == 7,
+               "inline.h's fast classes: payloads up to RCGC__FAST_MAX, blocks 32 + 16 * class");
 _Static_assert(offsetof(rcgc_page, f) == 0, "the inline path's view of a page comes first");
 
 static inline rcgc_page *page_of(const void *p)
@@ -73,8 +73,8 @@ static inline rcgc_page *page_of(const void *p)
 static inline int class_of(size_t bytes)
 {
     if (bytes <= 128)
-        return bytes <= 48 ? 0 : (int)((bytes - 48 + 15) / 16);
-    for (int c = 6; c < RCGC_NCLASSES; c++)
+        return bytes <= 32 ? 0 : (int)((bytes - 32 + 15) / 16);
+    for (int c = 7; c < RCGC_NCLASSES; c++)
         if (bytes <= class_size[c])
             return c;
     return -1;

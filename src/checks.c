@@ -26,9 +26,8 @@
 
 /* The type name of obj, if its header carries one of rcgc's magics: the
  * live one, or the dead one written just before the memory is freed (the
- * type pointer stays intact until the block is reused; best effort, like
- * the dead-object check itself). Never follows a type pointer from a
- * header whose magic is neither. */
+ * type id stays intact until the block is reused; best effort, like the
+ * dead-object check itself), and an id the type table knows. */
 static const char *type_name(const void *obj)
 {
     if (obj == NULL || ((uintptr_t)obj & 15u) != 0)
@@ -38,10 +37,8 @@ static const char *type_name(const void *obj)
     uint32_t magic = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) >> RCGC_MAGIC_SHIFT;
     if (magic != RCGC_MAGIC_LIVE && magic != RCGC_MAGIC_DEAD)
         return NULL;
-    const rcgc_type *t = h->type;
-    if (t == NULL || ((uintptr_t)t & (_Alignof(rcgc_type) - 1)) != 0 || t->name == NULL)
-        return NULL;
-    return t->name;
+    const rcgc_type *t = rcgc_type_lookup(h->type_id);
+    return t != NULL ? t->name : NULL;
 }
 
 static _Noreturn void vfatal(const char *call, const void *obj, const char *tname,
@@ -90,7 +87,8 @@ void rcgc_check_object(const char *call, const void *obj)
     uint32_t magic = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) >> RCGC_MAGIC_SHIFT;
     if (magic == RCGC_MAGIC_DEAD)
         rcgc_fatal(call, obj, "use of a dead object (it was already freed)");
-    if (magic != RCGC_MAGIC_LIVE)
+    /* O8: a four-bit magic and a type id the table knows. */
+    if (magic != RCGC_MAGIC_LIVE || rcgc_type_lookup(h->type_id) == NULL)
         rcgc_fatal(call, obj, "not an object allocated by rcgc (bad header)");
 }
 
@@ -226,7 +224,7 @@ static void verify_young(const rcgc__heap *heap, uint32_t i)
         rcgc_fatal("rcgc_verify_heap", obj, "young object of heap %u owned by %u, local %u",
                    heap->id, __atomic_load_n(&h->owner, __ATOMIC_RELAXED),
                    __atomic_load_n(&h->local, __ATOMIC_RELAXED));
-    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
+    int32_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
     if (v & RCGC__SHARED_MERGED)
         rcgc_fatal("rcgc_verify_heap", obj, "young object of heap %u is merged", heap->id);
 }
@@ -239,7 +237,7 @@ static void verify_queued(const rcgc__heap *heap, size_t i)
     void *obj = rcgc_payload((rcgc__header *)h);
     /* Relaxed loads: the world is stopped. */
     uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
-    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
+    int32_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
     uint32_t owner = __atomic_load_n(&h->owner, __ATOMIC_RELAXED);
     if ((bits >> RCGC_MAGIC_SHIFT) != RCGC_MAGIC_LIVE || !(v & RCGC__SHARED_QUEUED) ||
         (owner != heap->id && owner != 0))

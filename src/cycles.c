@@ -357,7 +357,7 @@ static void report_garbage(rcgc__header **g, uint32_t m)
     unsigned counts[8];
     int k = 0;
     for (uint32_t i = 0; i < m; i++) {
-        const char *nm = g[i]->type->name;
+        const char *nm = rcgc_type_get(g[i])->name;
         int j = 0;
         while (j < k && names[j] != nm)
             j++;
@@ -415,7 +415,7 @@ size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen)
      * stores into slots cannot kill a member by count under us. */
     bool pending = false;
     for (uint32_t i = 0; i < m; i++)
-        pending |= g[i]->type->finalize != NULL &&
+        pending |= rcgc_type_get(g[i])->finalize != NULL &&
                    !(__atomic_load_n(&g[i]->gc_bits, __ATOMIC_ACQUIRE) & RCGC_BIT_FINALIZED);
     if (pending) {
         /* W7: every pending finalizer runs (on the collector thread, or
@@ -434,7 +434,7 @@ size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen)
             /* acq_rel fetch_or: claims the finalization, exactly once per
              * object whoever gets here first (a death by count claims
              * with the same bit, O3). */
-            if (g[i]->type->finalize != NULL &&
+            if (rcgc_type_get(g[i])->finalize != NULL &&
                 !(__atomic_fetch_or(&g[i]->gc_bits, RCGC_BIT_FINALIZED, __ATOMIC_ACQ_REL) &
                   RCGC_BIT_FINALIZED)) {
                 rcgc_incref(rcgc_payload(g[i]));
@@ -446,7 +446,7 @@ size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen)
              * its references from the set). Release: orders the clear
              * after our reads of the member. */
             for (uint32_t i = 0; i < k; i++) {
-                __atomic_fetch_and(&g[i]->gc_bits, ~RCGC_BIT_FINALIZED, __ATOMIC_RELEASE);
+                __atomic_fetch_and(&g[i]->gc_bits, (uint16_t)~RCGC_BIT_FINALIZED, __ATOMIC_RELEASE);
                 rcgc_decref(rcgc_payload(g[i]));
             }
         }
@@ -462,13 +462,13 @@ size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen)
         __atomic_fetch_or(&g[i]->gc_bits, RCGC_BIT_DYING, __ATOMIC_RELEASE);
     }
     for (uint32_t i = 0; i < m; i++)
-        if (g[i]->type->destroy != NULL)
-            g[i]->type->destroy(rcgc_payload(g[i]));
+        if (rcgc_type_get(g[i])->destroy != NULL)
+            rcgc_type_get(g[i])->destroy(rcgc_payload(g[i]));
     for (uint32_t i = 0; i < m; i++)
         /* Release: pairs with release_cycle_slot's acquire load of the bits. */
         __atomic_fetch_or(&g[i]->gc_bits, RCGC_BIT_COLLECTING, __ATOMIC_RELEASE);
     for (uint32_t i = 0; i < m; i++)
-        g[i]->type->traverse(rcgc_payload(g[i]), release_cycle_slot, NULL);
+        rcgc_type_get(g[i])->traverse(rcgc_payload(g[i]), release_cycle_slot, NULL);
     for (uint32_t i = 0; i < m; i++) {
         if (gen != 0) {
             uint32_t gg = rcgc_gen_of(g[i]);
@@ -685,7 +685,7 @@ static uint32_t slice_candidates(rcgc__header **cand, uint32_t nc, uint32_t **en
     }
     for (s.i = 0; s.i < nc; s.i++) {
         rcgc__header *h = cand[s.i];
-        h->type->traverse(rcgc_payload(h), slice_visit, &s);
+        rcgc_type_get(h)->traverse(rcgc_payload(h), slice_visit, &s);
         poll_now_and_then(col.heap, s.i);
     }
     /* Counting sort by component root (roots are component minima, so

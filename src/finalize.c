@@ -141,7 +141,7 @@ void rcgc_finq_callbacks(rcgc_weakref *chain)
 static void run_object(rcgc__heap *self, rcgc__header *h)
 {
     rcgc_stat_add(&self->stats.finalized, 1);
-    h->type->finalize(rcgc_payload(h));
+    rcgc_type_get(h)->finalize(rcgc_payload(h));
     rcgc_decref(rcgc_payload(h));
 }
 

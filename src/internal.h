@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Fault injection builds (meson option fault_injection, objects.md O9):
@@ -92,11 +93,11 @@ static inline bool rcgc_fault_fail(void)
 #define RCGC_BIT_DEAD_EARLY 0x100u /* died before its promotion arrived (C1) */
 #define RCGC_BIT_HAS_WEAKREFS 0x200u /* weak references were made to it (W1) */
 #define RCGC_BIT_HOOKS 0x400u     /* type has finalize or destroy (O12) */
-#define RCGC_BIT_MALLOCED 0x800000u  /* memory from malloc, not a page (O10) */
+#define RCGC_BIT_MALLOCED 0x800u   /* memory from malloc, not a page (O10) */
 #define RCGC_NO_INDEX UINT32_MAX  /* gc_index of an object in no table */
-#define RCGC_MAGIC_SHIFT 24
-#define RCGC_MAGIC_LIVE 0xA7u
-#define RCGC_MAGIC_DEAD 0xDEu
+#define RCGC_MAGIC_SHIFT 12       /* the top four bits of gc_bits */
+#define RCGC_MAGIC_LIVE 0xAu
+#define RCGC_MAGIC_DEAD 0x5u
 _Static_assert(RCGC__GEN_MASK == RCGC_GEN_MASK && RCGC__BIT_TRACKED == RCGC_BIT_TRACKED &&
                    RCGC__BIT_HOOKS == RCGC_BIT_HOOKS &&
                    RCGC__BIT_IMMORTAL == RCGC_BIT_IMMORTAL &&
@@ -104,9 +105,38 @@ _Static_assert(RCGC__GEN_MASK == RCGC_GEN_MASK && RCGC__BIT_TRACKED == RCGC_BIT_
                    RCGC__MAGIC_SHIFT == RCGC_MAGIC_SHIFT && RCGC__MAGIC_LIVE == RCGC_MAGIC_LIVE,
                "include/rcgc/inline.h's copies of the bits must match");
 
+_Static_assert(sizeof(rcgc__header) == 16, "objects.md O2: a 16-byte header");
+
 static inline void *rcgc_payload(rcgc__header *h)
 {
     return (char *)h + sizeof(rcgc__header);
+}
+
+/* O6: a dead object's first eight bytes (owner, local and shared, free
+ * once nothing references it) as one word, the dead-list link. may_alias:
+ * the same bytes are the header's narrower fields while it lives. */
+typedef uint64_t __attribute__((may_alias)) rcgc_dead_word_t;
+static inline rcgc_dead_word_t *rcgc_dead_word(rcgc__header *h)
+{
+    _Static_assert(offsetof(rcgc__header, owner) == 0 && offsetof(rcgc__header, shared) == 4,
+                   "the dead-list link overlays owner, local and shared");
+    return (rcgc_dead_word_t *)(void *)h;
+}
+
+/* types.c (objects.md, O2): the type table. Every descriptor an object
+ * was allocated with has a fixed id, 1 .. RCGC_MAX_TYPES, for the life of
+ * the process; the header holds the id. */
+#define RCGC_MAX_TYPES 65535u
+/* The id of `type`, registered on first use; 0 when the table is full. */
+uint16_t rcgc_type_register(const rcgc_type *type);
+/* The descriptor of a registered id; NULL for any other value. */
+const rcgc_type *rcgc_type_lookup(uint32_t id);
+extern const rcgc_type *_Atomic rcgc_type_table[RCGC_MAX_TYPES + 1];
+/* The type of an object whose header is live or dying: its id was
+ * published before the object (relaxed load, O4). */
+static inline const rcgc_type *rcgc_type_get(const rcgc__header *h)
+{
+    return atomic_load_explicit(&rcgc_type_table[h->type_id], memory_order_relaxed);
 }
 
 /* gc_index (objects.md, O2): the owner of the index (the young table's
@@ -143,14 +173,15 @@ static inline bool rcgc_is_young(rcgc__header *h)
  * generation (acquire) sees what the changer did before (cycles.md, C1). */
 static inline void rcgc_set_gen(rcgc__header *h, uint32_t gen)
 {
-    uint32_t v = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
-    while (!__atomic_compare_exchange_n(&h->gc_bits, &v, (v & ~RCGC_GEN_MASK) | gen, false,
+    uint16_t v = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&h->gc_bits, &v,
+                                        (uint16_t)((v & ~RCGC_GEN_MASK) | gen), false,
                                         __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
     }
 }
 
 /* Count part of a `shared` word (the low two bits are flags). */
-static inline int64_t rcgc_shared_count(int64_t v)
+static inline int32_t rcgc_shared_count(int32_t v)
 {
     return (v - (v & 3)) / RCGC__SHARED_ONE;
 }
@@ -191,7 +222,7 @@ typedef struct rcgc_heap_stats {
 
 /* The small-object allocator's state of one heap, per size class
  * (alloc.c, objects.md O10). Token holder only. */
-#define RCGC_NCLASSES 14
+#define RCGC_NCLASSES 15
 struct rcgc_page;
 typedef struct rcgc_pages {
     struct rcgc_page *cur;       /* allocating from it */
@@ -300,7 +331,8 @@ static inline void rcgc_own_drop(rcgc__heap *heap)
 /* ------------------------------------------------------------------ */
 
 #define RCGC_HEAP_CHUNK 1024u
-#define RCGC_HEAP_CHUNKS 1024u
+#define RCGC_HEAP_CHUNKS 64u /* RCGC__MAX_HEAPS ids at most */
+_Static_assert(RCGC_HEAP_CHUNK * RCGC_HEAP_CHUNKS > RCGC__MAX_HEAPS, "the heap table holds every id");
 
 typedef struct rcgc__world {
     _Atomic int initialized;

@@ -36,7 +36,7 @@ uint64_t rcgc_now_ns(void)
  * blocks get exactly `size` (ASan checks it). */
 static inline void zero_payload(void *p, size_t size, bool from_malloc)
 {
-    _Static_assert(RCGC_TAKE_MAX - sizeof(rcgc__header) <= 96, "zero_payload's unrolled stores");
+    _Static_assert(RCGC_TAKE_MAX - sizeof(rcgc__header) <= 112, "zero_payload's unrolled stores");
     if (!from_malloc && size <= RCGC_TAKE_MAX - sizeof(rcgc__header)) {
         uint64_t *w = p;
         w[0] = 0;
@@ -61,6 +61,10 @@ static inline void zero_payload(void *p, size_t size, bool from_malloc)
             w[10] = 0;
             w[11] = 0;
         }
+        if (size > 96) {
+            w[12] = 0;
+            w[13] = 0;
+        }
         return;
     }
     memset(p, 0, size);
@@ -77,18 +81,18 @@ static inline uint32_t type_bits(const rcgc_type *type)
 
 /* Writes the header of a new block and zeroes its payload (O1, O2); the
  * caller has made room in the young table when `bits` says TRACKED. */
-static inline void *object_init(rcgc__heap *heap, rcgc__header *h, const rcgc_type *type,
+static inline void *object_init(rcgc__heap *heap, rcgc__header *h, uint16_t type_id,
                                 uint32_t bits, size_t size, size_t got, bool from_malloc)
 {
     zero_payload(rcgc_payload(h), size, from_malloc);
-    h->owner = heap->id;
+    h->owner = (uint16_t)heap->id;
     h->local = 1;
     h->shared = 0;
-    h->type = type;
+    h->type_id = type_id;
     /* Relaxed atomic store: a collection on another thread may read the
      * bits of any block in a page, this one included, while it is being
      * made (cycles.md, C3); it only compares them. */
-    __atomic_store_n(&h->gc_bits, bits | (from_malloc ? RCGC_BIT_MALLOCED : 0u),
+    __atomic_store_n(&h->gc_bits, (uint16_t)(bits | (from_malloc ? RCGC_BIT_MALLOCED : 0u)),
                      __ATOMIC_RELAXED);
     if (bits & RCGC_BIT_TRACKED) {
         rcgc_index_set(h, heap->fast.young_n);
@@ -143,6 +147,17 @@ static __attribute__((noinline)) void *alloc_general(const rcgc_type *type, size
         errno = ENOMEM;
         return NULL;
     }
+    /* O2: the type's id, registered on first use (ENOMEM once the table
+     * holds RCGC_MAX_TYPES descriptors), and into the heap's type cache
+     * for the inline path. */
+    uint16_t type_id = rcgc_type_register(type);
+    if (type_id == 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    unsigned ts = rcgc__type_slot(type);
+    heap->fast.type_key[ts] = type;
+    heap->fast.type_id[ts] = type_id;
     if (type->traverse != NULL && heap->fast.young_n == heap->young_cap && !rcgc_young_grow(heap)) {
         errno = ENOMEM;
         return NULL;
@@ -158,7 +173,7 @@ static __attribute__((noinline)) void *alloc_general(const rcgc_type *type, size
         errno = ENOMEM;
         return NULL;
     }
-    return object_init(heap, h, type, type_bits(type), size, got, from_malloc);
+    return object_init(heap, h, type_id, type_bits(type), size, got, from_malloc);
 }
 
 /* O13: the limit below which the inline path may add tracked objects to
@@ -210,7 +225,7 @@ extern void *rcgc__alloc_small(const rcgc_type *type, size_t size);
 const rcgc_type *rcgc_type_of(const void *obj)
 {
     rcgc_check_object("rcgc_type_of", obj);
-    return rcgc__hdr(obj)->type;
+    return rcgc_type_get(rcgc__hdr(obj));
 }
 
 int rcgc_immortalize(void *obj)
@@ -274,7 +289,10 @@ static void revived_push(rcgc__header *h, bool finalize, uint32_t bits)
 
 void rcgc_dead_push(rcgc__header *h, rcgc__header **list)
 {
-    __atomic_store_n(&h->shared, (int64_t)(intptr_t)*list, __ATOMIC_RELAXED);
+    /* O6: the header's first eight bytes (owner, local, shared), free once
+     * the object is dead, hold the link. Relaxed: the collector may still
+     * read the counts of a dying old object, and discards them (C4). */
+    __atomic_store_n(rcgc_dead_word(h), (uint64_t)(uintptr_t)*list, __ATOMIC_RELAXED);
     *list = h;
 }
 
@@ -313,7 +331,7 @@ void rcgc_dead_link(rcgc__header *h, rcgc__header **list)
 static rcgc__header *dead_next(rcgc__header *h)
 {
     /* Relaxed: the link of a dead object (O6); written relaxed too. */
-    return (rcgc__header *)(intptr_t)__atomic_load_n(&h->shared, __ATOMIC_RELAXED);
+    return (rcgc__header *)(uintptr_t)__atomic_load_n(rcgc_dead_word(h), __ATOMIC_RELAXED);
 }
 
 static rcgc__header *dead_pop(rcgc__heap *heap)
@@ -363,7 +381,7 @@ static void revived_run(rcgc__heap *heap, uintptr_t e)
     if (rcgc_finalize_on_demand() && rcgc_finq_objects(&h, 1) == 0)
         return;
     rcgc_stat_add(&heap->stats.finalized, 1);
-    h->type->finalize(rcgc_payload(h));
+    rcgc_type_get(h)->finalize(rcgc_payload(h));
     rcgc_decref(rcgc_payload(h));
 }
 
@@ -400,7 +418,7 @@ static void release_plain_slot(void **slot, void *ctx)
         rcgc_decref(v);
         return;
     }
-    uint32_t n = __atomic_load_n(&h->local, __ATOMIC_RELAXED) - 1;
+    uint16_t n = (uint16_t)(__atomic_load_n(&h->local, __ATOMIC_RELAXED) - 1);
     __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
     if (n != 0)
         return;
@@ -445,7 +463,7 @@ static size_t dealloc_loop(rcgc__heap *heap)
         }
         if (rcgc_internal_checks())
             rcgc_dying_check("rcgc (dealloc)", h);
-        const rcgc_type *type = h->type;
+        const rcgc_type *type = rcgc_type_get(h);
         void *obj = rcgc_payload(h);
         /* DYING was set when it died (rcgc_dead_link). */
         uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
@@ -475,12 +493,12 @@ static size_t dealloc_loop(rcgc__heap *heap)
              * again and owned by this thread holding one reference; dropping
              * that reference afterwards either kills it for good (FINALIZED
              * is set, so no second finalize) or leaves it resurrected. */
-            __atomic_fetch_and(&h->gc_bits, ~RCGC_BIT_DYING, __ATOMIC_RELEASE);
+            __atomic_fetch_and(&h->gc_bits, (uint16_t)~RCGC_BIT_DYING, __ATOMIC_RELEASE);
             __atomic_store_n(&h->local, 1, __ATOMIC_RELAXED);
             /* Relaxed: nobody else can see the object until finalize
              * publishes it, and that publication is a release. */
             __atomic_store_n(&h->shared, 0, __ATOMIC_RELAXED);
-            __atomic_store_n(&h->owner, heap->id, __ATOMIC_RELAXED);
+            __atomic_store_n(&h->owner, (uint16_t)heap->id, __ATOMIC_RELAXED);
             /* A young object left its table when it died: it comes back
              * to this thread's young generation (C1), with its old edges,
              * so the next young collections are not skipped (C13). */

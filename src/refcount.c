@@ -36,7 +36,7 @@ void rcgc__local_zero(void *obj)
         rcgc_young_check("rcgc_decref", heap, h);
     /* Acquire: if we see other threads' decrements (acq_rel) we must also
      * see their writes to the object before we free it. */
-    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+    int32_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
     if (v == 0) {
         /* No shared references, no queue entry: dead. No other thread
          * holds a reference, so none can change `shared` any more (R6).
@@ -79,24 +79,31 @@ void rcgc__local_zero(void *obj)
     }
 }
 
-/* The owner's count wrapped past 2^32 - 1: move the 2^32 references it
- * stood for into the shared count and give up ownership (R2). */
+/* R10: the owner's count wrapped past 2^16 - 1 (the increment left it at
+ * 0, standing for 2^16 references). Half of them move to the shared count
+ * and the owner keeps the other half: the object stays owned, so its
+ * owner keeps counting without atomics, and the total is unchanged. */
 void rcgc__local_overflow(void *obj)
 {
     rcgc_check_object("rcgc_incref", obj);
     rcgc__header *h = rcgc__hdr(obj);
-    const int64_t add = ((int64_t)1 << 32) * RCGC__SHARED_ONE;
-    /* R3: clear ownership first (release), then publish MERGED, as in
-     * rcgc__local_zero; the local count is now 0 (it wrapped). */
-    rcgc_young_leave(rcgc__tls_self.heap, h);
-    __atomic_store_n(&h->local, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
-    /* acq_rel, as in rcgc__local_zero. */
-    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
-    while (!__atomic_compare_exchange_n(&h->shared, &v,
-                                        (v + add) | RCGC__SHARED_MERGED, false,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-    }
+    /* R1: the owner's field; relaxed, as the inline paths. */
+    __atomic_store_n(&h->local, (uint16_t)0x8000, __ATOMIC_RELAXED);
+    /* Relaxed: an increment by the holder of the references it stands
+     * for, as a non-owner's (R7); the object cannot die meanwhile. */
+    int32_t old = __atomic_fetch_add(&h->shared, 0x8000 * RCGC__SHARED_ONE, __ATOMIC_RELAXED);
+    if (old >= RCGC__SHARED_HIGH)
+        rcgc__shared_high(obj);
+}
+
+/* R10: the shared count passed RCGC__SHARED_HIGH (2^27 references): the
+ * object becomes immortal, long before the 32-bit word could wrap. An
+ * object referenced from that many places in a runtime is a global one
+ * (a symbol, a module, a singleton), and immortality is what a runtime
+ * gives those anyway; its counts are ignored from now on. */
+void rcgc__shared_high(void *obj)
+{
+    rcgc_immortalize(obj);
 }
 
 /* Processes one queue entry of `heap`, whose own_lock the caller holds.
@@ -105,7 +112,7 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
 {
     /* Acquire: see every write made by the threads whose decrements (all
      * acq_rel) we observe, before possibly freeing. */
-    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+    int32_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
     bool merging = !(v & RCGC__SHARED_MERGED);
     int64_t local = 0;
     bool removed = false;
@@ -131,14 +138,14 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
         __atomic_store_n(&h->local, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
     }
-    int64_t nv;
+    int32_t nv;
     for (;;) {
         if (merging) {
             int64_t total = local + rcgc_shared_count(v);
             if (total < 0)
                 rcgc_fatal("rcgc_decref", rcgc_payload(h),
                            "reference count below zero (more decrefs than increfs)");
-            nv = total * RCGC__SHARED_ONE | RCGC__SHARED_MERGED;
+            nv = (int32_t)(total * RCGC__SHARED_ONE) | RCGC__SHARED_MERGED;
             if (total != 0 && removed) {
                 /* Alive after all (a get counted it since our load): it
                  * must not be published merged and young, in no table,
@@ -148,7 +155,7 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
                 removed = false;
             }
         } else {
-            nv = v & ~(int64_t)RCGC__SHARED_QUEUED;
+            nv = v & ~(int32_t)RCGC__SHARED_QUEUED;
         }
         /* acq_rel: pairs with concurrent non-owner CASes on the same word.
          * Nothing touches the header after a successful CAS unless the CAS
@@ -296,8 +303,9 @@ void rcgc__incref_slow(void *obj)
     if (nonowner_touch(h))
         return;
     /* Relaxed: an increment by a holder of a reference needs no ordering;
-     * the object cannot die meanwhile (R7). */
-    __atomic_fetch_add(&h->shared, RCGC__SHARED_ONE, __ATOMIC_RELAXED);
+     * the object cannot die meanwhile (R7). R10 past the high mark. */
+    if (__atomic_fetch_add(&h->shared, RCGC__SHARED_ONE, __ATOMIC_RELAXED) >= RCGC__SHARED_HIGH)
+        rcgc__shared_high(obj);
 }
 
 void rcgc__decref_slow(void *obj)
@@ -311,9 +319,9 @@ void rcgc__decref_slow(void *obj)
      * below on a word without MERGED proves the owner had not merged yet,
      * so X is the heap to queue to; 0 means a merge is under way. */
     uint32_t id = __atomic_load_n(&h->owner, __ATOMIC_RELAXED);
-    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
+    int32_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
     for (;;) {
-        int64_t nv = v - RCGC__SHARED_ONE;
+        int32_t nv = v - RCGC__SHARED_ONE;
         bool queue = false;
         if (v & RCGC__SHARED_MERGED) {
             if (rcgc_shared_count(v) <= 0)

@@ -39,7 +39,9 @@ rcgc__heap *rcgc_heap_by_id(uint32_t id)
 static rcgc__heap *heap_new(void)
 {
     uint32_t i = rcgc_world.nheaps;
-    if (i >= RCGC_HEAP_CHUNK * RCGC_HEAP_CHUNKS)
+    /* Ids 1 .. RCGC__MAX_HEAPS fit the header's 16-bit owner field (O2);
+     * heaps are reused, so this bounds the threads attached at once. */
+    if (i >= RCGC__MAX_HEAPS)
         return NULL;
     /* Relaxed: world.lock is held; it orders the chunk's creation. */
     rcgc__heap **chunk = atomic_load_explicit(&rcgc_world.chunks[i / RCGC_HEAP_CHUNK],

@@ -149,7 +149,7 @@ int64_t rcgc_total_count(rcgc__header *h)
      * write), an estimate otherwise, which the collectors never trust on
      * its own (C4). Acquire: free on x86, and it narrows what the C6
      * argument assumes of the platform. */
-    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+    int32_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
     int64_t n = rcgc_shared_count(v);
     if (!(v & RCGC__SHARED_MERGED))
         n += __atomic_load_n(&h->local, __ATOMIC_ACQUIRE);
@@ -172,7 +172,7 @@ void rcgc_trial_counts_subtract(rcgc_trial *t, bool (*root)(rcgc__header *h))
     for (uint32_t i = 0; i < t->n; i++) {
         rcgc__header *h = t->objs[i];
         t->refs[i] += root(h) ? RCGC_TRIAL_ROOT : rcgc_total_count(h);
-        h->type->traverse(rcgc_payload(h), subtract_visit, t);
+        rcgc_type_get(h)->traverse(rcgc_payload(h), subtract_visit, t);
         maybe_poll(t, i);
     }
 }
@@ -191,7 +191,7 @@ static void drain_marks(rcgc_trial *t)
 {
     while (t->sp > 0) {
         rcgc__header *h = t->objs[t->stack[--t->sp]];
-        h->type->traverse(rcgc_payload(h), mark_visit, t);
+        rcgc_type_get(h)->traverse(rcgc_payload(h), mark_visit, t);
         /* The count runs across drains: a heap of small rings drains four
          * objects at a time, and a per-drain count never reached a poll
          * (the 5M-rings benchmark saw 200 to 590 ms without one). */
@@ -249,7 +249,7 @@ size_t rcgc_trial_reclaim(rcgc_trial *t, rcgc__heap *self)
     size_t m = 0;
     for (uint32_t i = 0; i < t->n; i++)
         if (!t->reached[i])
-            t->objs[i]->type->traverse(rcgc_payload(t->objs[i]), reclaim_visit, t);
+            rcgc_type_get(t->objs[i])->traverse(rcgc_payload(t->objs[i]), reclaim_visit, t);
     for (uint32_t i = 0; i < t->n; i++)
         if (!t->reached[i]) {
             rcgc_object_free(self, t->objs[i]);

@@ -92,7 +92,7 @@ static int try_incref_locked(rcgc__header *h)
         return GET_OK;
     if (rcgc__is_owner(h)) {
         /* R1: we hold our own token; relaxed load and store as inline. */
-        uint32_t n = __atomic_load_n(&h->local, __ATOMIC_RELAXED) + 1;
+        uint16_t n = (uint16_t)(__atomic_load_n(&h->local, __ATOMIC_RELAXED) + 1);
         __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
         if (n == 0)
             rcgc__local_overflow(rcgc_payload(h));
@@ -107,10 +107,10 @@ static int try_incref_locked(rcgc__header *h)
      * the caller to wait for the decision. Acquire: see the decrementer's
      * word. An unmerged word may be counted from zero: its owner decides
      * the death under this lock and sees our count (W3 step 1). */
-    int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+    int32_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
     for (;;) {
         if ((v & RCGC__SHARED_MERGED) && rcgc_shared_count(v) <= 0)
-            return h->type->finalize != NULL && !(bits & RCGC_BIT_FINALIZED) ? GET_RETRY
+            return rcgc_type_get(h)->finalize != NULL && !(bits & RCGC_BIT_FINALIZED) ? GET_RETRY
                                                                               : GET_DEAD;
         /* acq_rel CAS: fails (and we look again) if a decrement or the
          * owner's merge changed the word since we read it. */
@@ -118,6 +118,8 @@ static int try_incref_locked(rcgc__header *h)
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             break;
     }
+    if (v >= RCGC__SHARED_HIGH)
+        rcgc__shared_high(rcgc_payload(h)); /* R10 */
     if ((bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED | RCGC_BIT_ESCAPED)) == RCGC_BIT_TRACKED)
         /* Release: as in nonowner_touch (cycles.md, C6). */
         __atomic_fetch_or(&h->gc_bits, RCGC_BIT_ESCAPED, __ATOMIC_RELEASE);
@@ -211,13 +213,13 @@ int rcgc_weakref_dying(rcgc__header *h)
          * decide (stress/repro/cancelled_death_uaf.c). acq_rel: publishes
          * the merge to later decrements and sees theirs. */
         __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
-        int64_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+        int32_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
         while (!__atomic_compare_exchange_n(&h->shared, &v,
                                             (v + RCGC__SHARED_ONE) | RCGC__SHARED_MERGED, false,
                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         }
         outcome = RCGC_DEATH_CANCELLED;
-    } else if (h->type->finalize != NULL &&
+    } else if (rcgc_type_get(h)->finalize != NULL &&
                /* acq_rel fetch_or: claims the finalization (O3, W7). */
                !(__atomic_fetch_or(&h->gc_bits, RCGC_BIT_FINALIZED, __ATOMIC_ACQ_REL) &
                  RCGC_BIT_FINALIZED)) {

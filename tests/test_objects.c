@@ -181,6 +181,117 @@ static void test_many_refs(void)
     CHECK_EQ(destroyed - before, 1);
 }
 
+/* refcount.md R10: the owner's 16-bit count moves half of itself to the
+ * shared count each time it would wrap, and keeps the object owned (no
+ * merge); a non-owner's decrements then consume the moved references,
+ * and past them queue, as any non-owner's; the object dies at exactly the
+ * last of 3 * 65536 + 1 references. */
+static node *spilled;
+
+static void *drop_many(void *arg)
+{
+    rcgc_thread_attach();
+    for (long i = 0; i < (long)(intptr_t)arg; i++)
+        rcgc_decref(spilled);
+    rcgc_thread_detach();
+    return NULL;
+}
+
+static void test_local_spill(void)
+{
+    const long refs = 3L * 65536, by_other = 100000;
+    long before = destroyed;
+    rcgc_stats s0 = {.size = sizeof s0}, s1 = {.size = sizeof s1};
+    spilled = node_new(7);
+    rcgc_get_stats(&s0);
+    for (long i = 0; i < refs; i++)
+        rcgc_incref(spilled);
+    rcgc_get_stats(&s1);
+    CHECK_EQ(s1.merges, s0.merges); /* still owned */
+    CHECK(!rcgc_is_immortal(spilled));
+    pthread_t t;
+    pthread_create(&t, NULL, drop_many, (void *)(intptr_t)by_other);
+    rcgc_blocking_begin();
+    pthread_join(t, NULL);
+    rcgc_blocking_end();
+    for (long i = 0; i < refs - by_other; i++)
+        rcgc_decref(spilled);
+    rcgc_safepoint(); /* the queue entries, if any, merged */
+    CHECK_EQ(destroyed - before, 0);
+    CHECK(spilled->id == 7);
+    rcgc_decref(spilled);
+    rcgc_safepoint();
+    CHECK_EQ(destroyed - before, 1);
+}
+
+/* R10: a shared count at the high mark (2^27 references; set here in
+ * the header, as counting that far would take seconds) makes the next
+ * non-owner increment immortalize the object, tracked or not, so the
+ * 32-bit word never wraps. */
+static node *high[2];
+
+static void *incref_high(void *arg)
+{
+    (void)arg;
+    rcgc_thread_attach();
+    for (int i = 0; i < 2; i++)
+        rcgc_incref(high[i]);
+    rcgc_thread_detach();
+    return NULL;
+}
+
+static void test_shared_high(void)
+{
+    long before = destroyed;
+    high[0] = node_new(8);
+    high[1] = rcgc_alloc(&leaf, sizeof(node));
+    for (int i = 0; i < 2; i++) {
+        /* Relaxed: nothing else touches the objects yet. */
+        __atomic_store_n(&rcgc__hdr(high[i])->shared, RCGC__SHARED_HIGH, __ATOMIC_RELAXED);
+        CHECK(!rcgc_is_immortal(high[i]));
+    }
+    pthread_t t;
+    pthread_create(&t, NULL, incref_high, NULL);
+    rcgc_blocking_begin();
+    pthread_join(t, NULL);
+    rcgc_blocking_end();
+    for (int i = 0; i < 2; i++) {
+        CHECK(rcgc_is_immortal(high[i]));
+        rcgc_decref(high[i]);
+    }
+    CHECK_EQ(destroyed - before, 0);
+}
+
+/* objects.md O2: the header holds a type's id in the library's type
+ * table. Objects of 300 distinct descriptors, allocated in rounds that
+ * overflow the heap's 16-entry type cache, each give its own descriptor
+ * back, and every one dies exactly once. */
+static void test_many_types(void)
+{
+    enum { TYPES = 300, ROUNDS = 4 };
+    static rcgc_type types[TYPES];
+    static char names[TYPES][8];
+    static void *objs[ROUNDS][TYPES];
+    for (int i = 0; i < TYPES; i++) {
+        snprintf(names[i], sizeof names[i], "t%d", i);
+        types[i] = (rcgc_type){names[i], i % 2 ? node_traverse : NULL, NULL, node_destroy};
+    }
+    long before = destroyed;
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < TYPES; i++)
+            objs[r][i] = rcgc_alloc(&types[i], sizeof(node));
+    int right = 0;
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < TYPES; i++)
+            right += objs[r][i] != NULL && rcgc_type_of(objs[r][i]) == &types[i] &&
+                     rcgc_is_tracked(objs[r][i]) == (i % 2);
+    CHECK_EQ(right, ROUNDS * TYPES);
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < TYPES; i++)
+            rcgc_decref(objs[r][i]);
+    CHECK_EQ(destroyed - before, ROUNDS * TYPES);
+}
+
 static void test_leaf_and_payload(void)
 {
     long before = destroyed;
@@ -206,6 +317,9 @@ int main(void)
     test_resurrection();
     test_immortal();
     test_many_refs();
+    test_local_spill();
+    test_shared_high();
+    test_many_types();
     test_leaf_and_payload();
     CHECK_EQ(rcgc_collect(2), 0);
     rcgc_shutdown();

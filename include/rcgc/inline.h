@@ -41,27 +41,32 @@ extern "C" {
  * usable from C and C++ alike, which the benchmark harness needs); every such
  * access states its memory order and why.
  *
- * The hidden pre-header, 32 bytes, sitting right before every payload
- * (docs/design/objects.md, "Header layout"). The payload stays 16-byte
- * aligned because the header is a multiple of 16. */
+ * The hidden pre-header, 16 bytes, sitting right before every payload
+ * (docs/design/objects.md, O2). The payload stays 16-byte aligned because
+ * the header is 16 bytes; a 16-byte payload makes a 32-byte block. */
 typedef struct rcgc__header {
-    /* Owning heap's id (a thread's heap); 0 once the counts are merged into
-     * `shared` (or the object is immortal). Written by the owner (or by the
-     * holder of the owner's heap lock), read by every thread: relaxed atomic
-     * loads, because a stale value is harmless (see refcount.md, R3). */
-    uint32_t owner;
+    /* Owning heap's id (a thread's heap, 1 .. RCGC__MAX_HEAPS); 0 once the
+     * counts are merged into `shared` (or the object is immortal). Written
+     * by the owner (or by the holder of the owner's heap lock), read by
+     * every thread: relaxed atomic loads, because a stale value is harmless
+     * (see refcount.md, R3). */
+    uint16_t owner;
     /* The owner's count. Only the thread holding the owning heap's token
      * writes it (refcount.md, R1); the background collector reads it for
-     * its estimate (relaxed atomics on both sides, cycles.md C4). */
-    uint32_t local;
+     * its estimate (relaxed atomics on both sides, cycles.md C4). When it
+     * would wrap, half of it moves to `shared` (R10). */
+    uint16_t local;
     /* Shared count times 4, plus RCGC__SHARED_MERGED (bit 1) and
-     * RCGC__SHARED_QUEUED (bit 0). Atomic: every non-owner counts here. */
-    int64_t shared;
-    /* The object's type descriptor. Written once at allocation. */
-    const struct rcgc_type *type;
-    /* Collector bits: magic byte and flags (RCGC_BIT_* in src/internal.h). */
-    uint32_t gc_bits;
-    /* Index of the object in its generation's table (cycles, issue 3);
+     * RCGC__SHARED_QUEUED (bit 0). Atomic: every non-owner counts here.
+     * A count past RCGC__SHARED_HIGH makes the object immortal (R10). */
+    int32_t shared;
+    /* Collector bits: flags and, in the top four bits, the magic
+     * (RCGC_BIT_* in src/internal.h). */
+    uint16_t gc_bits;
+    /* The object's type, as its index in the library's type table (O2):
+     * rcgc_type_of gives the descriptor back. Written once at allocation. */
+    uint16_t type_id;
+    /* Index of the object in its generation's table (cycles.md, C1, C3);
      * relaxed atomics (objects.md, O2). */
     uint32_t gc_index;
 } rcgc__header;
@@ -70,6 +75,12 @@ typedef struct rcgc__header {
 #define RCGC__SHARED_QUEUED 1
 #define RCGC__SHARED_MERGED 2
 #define RCGC__SHARED_ONE 4
+/* A non-owner increment that finds the shared word at or above this calls
+ * rcgc__shared_high, which makes the object immortal long before the word
+ * could wrap (refcount.md, R10). */
+#define RCGC__SHARED_HIGH (1 << 29)
+/* Heap ids fit the header's 16-bit owner field; 0xFFFF is never one. */
+#define RCGC__MAX_HEAPS 65534
 
 /* Per-thread block. `heap_id` is the id the owner field is compared with:
  * RCGC__NO_HEAP in a thread that is not attached, so an unattached thread
@@ -119,8 +130,8 @@ enum {
     RCGC__BIT_HOOKS = 0x400,
     RCGC__BIT_ESCAPED = 0x20,
     RCGC__BIT_DYING = 0x40,
-    RCGC__MAGIC_SHIFT = 24,
-    RCGC__MAGIC_LIVE = 0xA7,
+    RCGC__MAGIC_SHIFT = 12,
+    RCGC__MAGIC_LIVE = 0xA,
 };
 
 /* The allocation fast path's view of a page of small blocks and of a heap
@@ -137,8 +148,9 @@ typedef struct rcgc__page_fast {
 } rcgc__page_fast;
 
 /* Payloads of at most RCGC__FAST_MAX bytes come from the fast classes:
- * blocks of 48, 64, ..., 128 bytes (the header included). */
-enum { RCGC__FAST_CLASSES = 6, RCGC__FAST_MAX = 96 };
+ * blocks of 32, 48, ..., 128 bytes (the header included). The type cache
+ * has RCGC__TYPE_CACHE entries. */
+enum { RCGC__FAST_CLASSES = 7, RCGC__FAST_MAX = 112, RCGC__TYPE_CACHE = 16 };
 
 typedef struct rcgc__heap_fast {
     /* Each fast class's current page, as published for the inline path;
@@ -161,10 +173,23 @@ typedef struct rcgc__heap_fast {
      * rcgc_get_stats on any thread (relaxed atomic loads and stores). */
     uint64_t allocated;
     uint64_t alloc_bytes;
+    /* The type cache (O2): type descriptors this heap allocated and their
+     * ids in the library's type table, direct-mapped by rcgc__type_slot.
+     * A descriptor's id never changes (the table is keyed by address), so
+     * an entry never goes stale. */
+    const struct rcgc_type *type_key[RCGC__TYPE_CACHE];
+    uint16_t type_id[RCGC__TYPE_CACHE];
 } rcgc__heap_fast;
+
+/* A type descriptor's entry in the type cache. */
+static inline unsigned rcgc__type_slot(const struct rcgc_type *type)
+{
+    return (unsigned)((uintptr_t)type >> 5) & (RCGC__TYPE_CACHE - 1);
+}
 
 /* Out-of-line slow paths (src/refcount.c, src/safepoint.c, src/objects.c). */
 void *rcgc__alloc_general(const struct rcgc_type *type, size_t size);
+void rcgc__shared_high(void *obj);
 void rcgc__incref_slow(void *obj);
 void rcgc__decref_slow(void *obj);
 void rcgc__local_overflow(void *obj);
@@ -195,7 +220,7 @@ static inline int rcgc__is_owner(const rcgc__header *h)
  * path's: pairs with the release that set DYING or ESCAPED. */
 static inline int rcgc__nonowner_inline(const void *obj, const rcgc__header *h)
 {
-    uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
+    unsigned bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
     return rcgc__tls_self.heap_id != RCGC__NO_HEAP && ((uintptr_t)obj & 15u) == 0 &&
            (bits >> RCGC__MAGIC_SHIFT) == RCGC__MAGIC_LIVE &&
            !(bits & (RCGC__BIT_IMMORTAL | RCGC__BIT_DYING)) &&
@@ -206,8 +231,8 @@ static inline int rcgc__nonowner_inline(const void *obj, const rcgc__header *h)
  * caller then goes to rcgc__alloc_general, which decides everything again
  * with its checks and diagnostics). Taken when the thread is attached and
  * outside a blocking region, nothing is asked of it at a safepoint, the
- * type is valid, the payload fits a fast class whose current page has a
- * block, and, for a tracked type, the young table has room and no young
+ * type is valid and in the heap's type cache, the payload fits a fast
+ * class whose current page has a block, and, for a tracked type, the young table has room and no young
  * collection is due. The payload is not cleared here. C99 inline, as
  * rcgc_alloc below (an inline definition may call only functions with
  * external linkage); the library emits and exports its definition. */
@@ -218,11 +243,15 @@ inline void *rcgc__alloc_small(const struct rcgc_type *type, size_t size)
     if (size > RCGC__FAST_MAX || hp == NULL || type == NULL || type->name == NULL)
         return NULL;
     size_t cls = size <= 16 ? 0 : (size - 1) >> 4;
-    uint32_t bsize = 48 + 16 * (uint32_t)cls;
+    uint32_t bsize = 32 + 16 * (uint32_t)cls;
     rcgc__page_fast *pg = hp->cur[cls];
+    /* rcgc__type_slot(type), which this C99 inline definition may not call
+     * (it has internal linkage). */
+    unsigned ts = (unsigned)((uintptr_t)type >> 5) & (RCGC__TYPE_CACHE - 1);
     int tracked = type->traverse != NULL;
     /* Relaxed load of `pending`: as rcgc_safepoint's poll (S2). */
-    if (pg == NULL || (__atomic_load_n(&t->pending, __ATOMIC_RELAXED) | hp->in_blocking) != 0)
+    if (pg == NULL || hp->type_key[ts] != type ||
+        (__atomic_load_n(&t->pending, __ATOMIC_RELAXED) | hp->in_blocking) != 0)
         return NULL;
     uint32_t n = hp->young_n;
     if (tracked && n >= hp->young_lim)
@@ -242,14 +271,15 @@ inline void *rcgc__alloc_small(const struct rcgc_type *type, size_t size)
      * with relaxed atomic stores, because a collection on another thread
      * may read them in any block of a page (cycles.md, C3). */
     rcgc__header *h = (rcgc__header *)(void *)b;
-    h->owner = t->heap_id;
+    h->owner = (uint16_t)t->heap_id;
     h->local = 1;
     h->shared = 0;
-    h->type = type;
-    uint32_t bits = ((uint32_t)RCGC__MAGIC_LIVE << RCGC__MAGIC_SHIFT) |
-                    (tracked ? (uint32_t)RCGC__BIT_TRACKED : 0u) |
-                    (type->finalize != NULL || type->destroy != NULL ? (uint32_t)RCGC__BIT_HOOKS
-                                                                     : 0u);
+    h->type_id = hp->type_id[ts];
+    uint16_t bits = (uint16_t)(((unsigned)RCGC__MAGIC_LIVE << RCGC__MAGIC_SHIFT) |
+                               (tracked ? (unsigned)RCGC__BIT_TRACKED : 0u) |
+                               (type->finalize != NULL || type->destroy != NULL
+                                    ? (unsigned)RCGC__BIT_HOOKS
+                                    : 0u));
     __atomic_store_n(&h->gc_bits, bits, __ATOMIC_RELAXED);
     if (tracked) {
         __atomic_store_n(&h->gc_index, n, __ATOMIC_RELAXED);
@@ -298,9 +328,9 @@ static inline void rcgc_incref(void *obj)
     if (RCGC__LIKELY(rcgc__is_owner(h))) {
         /* Owner-only field (refcount.md, R1): a relaxed load and store,
          * not a locked add; atomic only because the background collector
-         * reads it (cycles.md, C4). Wrapping to zero means 2^32
-         * references: spill into the shared count. */
-        uint32_t n = __atomic_load_n(&h->local, __ATOMIC_RELAXED) + 1;
+         * reads it (cycles.md, C4). Wrapping to zero means 2^16
+         * references: half of them move to the shared count (R10). */
+        uint16_t n = (uint16_t)(__atomic_load_n(&h->local, __ATOMIC_RELAXED) + 1);
         __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
         if (RCGC__UNLIKELY(n == 0))
             rcgc__local_overflow(obj);
@@ -308,8 +338,11 @@ static inline void rcgc_incref(void *obj)
     }
     if (RCGC__LIKELY(rcgc__nonowner_inline(obj, h))) {
         /* R9. Relaxed: an increment by a holder of a reference needs no
-         * ordering; the object cannot die meanwhile (R7). */
-        __atomic_fetch_add(&h->shared, RCGC__SHARED_ONE, __ATOMIC_RELAXED);
+         * ordering; the object cannot die meanwhile (R7). R10: a count
+         * that grew past RCGC__SHARED_HIGH makes the object immortal. */
+        int32_t old = __atomic_fetch_add(&h->shared, RCGC__SHARED_ONE, __ATOMIC_RELAXED);
+        if (RCGC__UNLIKELY(old >= RCGC__SHARED_HIGH))
+            rcgc__shared_high(obj);
         return;
     }
     rcgc__incref_slow(obj);
@@ -324,7 +357,7 @@ static inline void rcgc_decref(void *obj)
         /* An owned object always has local >= 1 (the merge at zero gives up
          * ownership), so this cannot wrap (refcount.md, R2). Relaxed load
          * and store, as in rcgc_incref. */
-        uint32_t n = __atomic_load_n(&h->local, __ATOMIC_RELAXED) - 1;
+        uint16_t n = (uint16_t)(__atomic_load_n(&h->local, __ATOMIC_RELAXED) - 1);
         __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
         if (RCGC__UNLIKELY(n == 0))
             rcgc__local_zero(obj);
@@ -336,8 +369,8 @@ static inline void rcgc_decref(void *obj)
          * and needs no owner id: one CAS, as in the slow path. acq_rel:
          * our writes to the object happen before whoever frees it (the
          * slow path's argument). Relaxed load: the CAS checks it. */
-        int64_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
-        int64_t nv = v - RCGC__SHARED_ONE;
+        int32_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
+        int32_t nv = v - RCGC__SHARED_ONE;
         if ((nv >> 2) >= ((v & RCGC__SHARED_MERGED) ? 1 : 0) &&
             __atomic_compare_exchange_n(&h->shared, &v, nv, 0, __ATOMIC_ACQ_REL,
                                         __ATOMIC_RELAXED))
@@ -366,14 +399,24 @@ static inline void rcgc_store(void *obj, void **slot, void *value)
      * close a cycle, so the next young collection has work only then.
      * Plain thread-local accesses; written only when a bit is new. */
     if (value != NULL) {
-        const void *a1 = rcgc__tls_self.last_alloc, *a2 = rcgc__tls_self.prev_alloc;
-        uint32_t e = value == obj                ? (uint32_t)RCGC__EDGE_ANY
-                     : value == a1               ? (uint32_t)RCGC__EDGE_UP
-                     : obj == a1                 ? (uint32_t)RCGC__EDGE_DOWN
-                     : value == a2               ? (uint32_t)RCGC__EDGE_UP
-                     : obj == a2                 ? (uint32_t)RCGC__EDGE_DOWN
-                                                 : (uint32_t)RCGC__EDGE_ANY;
-        if ((rcgc__tls_self.young_upward & e) != e)
+        /* The test order puts the commonest store first, the
+         * initialisation of the latest allocation (obj == a1); it decides
+         * exactly as "value == obj: any; value == a1: up; obj == a1: down;
+         * value == a2: up; obj == a2: down; else any" would. */
+        const void *a1 = rcgc__tls_self.last_alloc;
+        uint32_t e;
+        if (RCGC__LIKELY(obj == a1)) {
+            e = value == obj ? (uint32_t)RCGC__EDGE_ANY : (uint32_t)RCGC__EDGE_DOWN;
+        } else if (value == a1) {
+            e = RCGC__EDGE_UP;
+        } else {
+            const void *a2 = rcgc__tls_self.prev_alloc;
+            e = value == obj  ? (uint32_t)RCGC__EDGE_ANY
+                : value == a2 ? (uint32_t)RCGC__EDGE_UP
+                : obj == a2   ? (uint32_t)RCGC__EDGE_DOWN
+                              : (uint32_t)RCGC__EDGE_ANY;
+        }
+        if (e & ~rcgc__tls_self.young_upward)
             rcgc__tls_self.young_upward |= e;
     }
     rcgc_incref(value);
