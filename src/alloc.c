@@ -32,6 +32,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define PAGE ((size_t)64 * 1024)
 
@@ -164,13 +165,55 @@ bool rcgc_pages_hold(const void *p)
     return (w >> (pn & 63)) & 1u;
 }
 
+/* Pages are carved in address order from segments of SEGMENT_PAGES pages
+ * that rcgc maps itself (O10): a tree built over many pages lies in one
+ * run of memory, as it would in malloc's heap. With aligned_alloc each
+ * 64 KiB page came with a gap of up to 64 KiB that glibc kept, and
+ * counting a freshly built tree of 8 million nodes took 82 ms against
+ * glibc's 19 ms (bench: the stretch tree of binary-trees 21, one thread;
+ * 20 ms from segments). A mapping is aligned to PAGE by mapping one page
+ * more and unmapping the slack on both sides. The cursor is global, under
+ * seg_lock (a new page is needed once every 64 KiB of objects); a page is
+ * unmapped on its own at shutdown (rcgc_pages_release). */
+#define SEGMENT_PAGES 64
+static pthread_mutex_t seg_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *seg_next, *seg_end; /* under seg_lock */
+
+static void *page_map_new(void)
+{
+    /* O9: a page is an allocation point of a fault injection build. */
+    if (rcgc_fault_fail())
+        return NULL;
+    pthread_mutex_lock(&seg_lock);
+    if (seg_next == seg_end) {
+        size_t len = (size_t)SEGMENT_PAGES * PAGE;
+        char *p = mmap(NULL, len + PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                       -1, 0);
+        if (p == MAP_FAILED) {
+            pthread_mutex_unlock(&seg_lock);
+            return NULL;
+        }
+        char *a = (char *)(((uintptr_t)p + PAGE - 1) & ~(uintptr_t)(PAGE - 1));
+        if (a != p)
+            munmap(p, (size_t)(a - p));
+        if (a + len != p + len + PAGE)
+            munmap(a + len, (size_t)(p + len + PAGE - (a + len)));
+        seg_next = a;
+        seg_end = a + len;
+    }
+    void *pg = seg_next;
+    seg_next += PAGE;
+    pthread_mutex_unlock(&seg_lock);
+    return pg;
+}
+
 static rcgc_page *page_new(rcgc__heap *heap, int cls)
 {
-    rcgc_page *pg = aligned_alloc(PAGE, PAGE);
+    rcgc_page *pg = page_map_new();
     if (pg == NULL)
         return NULL;
     if (!page_map_set((uintptr_t)pg, true)) {
-        free(pg);
+        munmap(pg, PAGE);
         return NULL;
     }
     memset(pg, 0, sizeof *pg);
@@ -386,7 +429,7 @@ void rcgc_pages_release(rcgc__heap *heap)
                 nfree++;
             if (nfree == (size_t)(pg->f.end - ((char *)pg + FIRST_BLOCK)) / pg->f.size) {
                 page_map_set((uintptr_t)pg, false);
-                free(pg);
+                munmap(pg, PAGE);
             }
             pg = next;
         }

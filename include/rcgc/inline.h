@@ -32,6 +32,10 @@ extern "C" {
 #define RCGC__LIKELY(x) __builtin_expect(!!(x), 1)
 #define RCGC__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define RCGC__TLS_IE __attribute__((tls_model("initial-exec")))
+/* The fast paths are inline even where the caller's optimiser would not
+ * inline functions of their size (at -O2, GCC called rcgc_store,
+ * rcgc_decref and the allocation path in binary-trees' recursive make). */
+#define RCGC__ALWAYS_INLINE __attribute__((always_inline))
 #else
 #error "rcgc needs GCC or Clang (C11 atomics, __atomic builtins, TLS models)"
 #endif
@@ -196,7 +200,7 @@ void rcgc__local_overflow(void *obj);
 void rcgc__local_zero(void *obj);
 void rcgc__safepoint_slow(void);
 
-static inline rcgc__header *rcgc__hdr(const void *obj)
+static inline RCGC__ALWAYS_INLINE rcgc__header *rcgc__hdr(const void *obj)
 {
     return (rcgc__header *)((char *)(uintptr_t)obj - sizeof(rcgc__header));
 }
@@ -205,7 +209,7 @@ static inline rcgc__header *rcgc__hdr(const void *obj)
  * id to 0 by the caller itself, by someone holding the caller's heap lock
  * (which the caller owns while running), or by rcgc_immortalize, after
  * which both paths treat the object the same (refcount.md, R3). */
-static inline int rcgc__is_owner(const rcgc__header *h)
+static inline RCGC__ALWAYS_INLINE int rcgc__is_owner(const rcgc__header *h)
 {
     return __atomic_load_n(&h->owner, __ATOMIC_RELAXED) ==
            rcgc__tls_self.heap_id;
@@ -218,7 +222,7 @@ static inline int rcgc__is_owner(const rcgc__header *h)
  * ESCAPED (cycles.md C6). Anything else takes the slow path, which counts
  * the same way after its checks. Acquire load of the bits, as the slow
  * path's: pairs with the release that set DYING or ESCAPED. */
-static inline int rcgc__nonowner_inline(const void *obj, const rcgc__header *h)
+static inline RCGC__ALWAYS_INLINE int rcgc__nonowner_inline(const void *obj, const rcgc__header *h)
 {
     unsigned bits = __atomic_load_n(&h->gc_bits, __ATOMIC_ACQUIRE);
     return rcgc__tls_self.heap_id != RCGC__NO_HEAP && ((uintptr_t)obj & 15u) == 0 &&
@@ -236,7 +240,7 @@ static inline int rcgc__nonowner_inline(const void *obj, const rcgc__header *h)
  * collection is due. The payload is not cleared here. C99 inline, as
  * rcgc_alloc below (an inline definition may call only functions with
  * external linkage); the library emits and exports its definition. */
-inline void *rcgc__alloc_small(const struct rcgc_type *type, size_t size)
+inline RCGC__ALWAYS_INLINE void *rcgc__alloc_small(const struct rcgc_type *type, size_t size)
 {
     rcgc__tls *t = &rcgc__tls_self;
     rcgc__heap_fast *hp = (rcgc__heap_fast *)(void *)t->heap;
@@ -308,7 +312,7 @@ inline void *rcgc__alloc_small(const struct rcgc_type *type, size_t size)
  * A payload size known at compile time makes the class, the block size
  * and the clearing constants; any other size goes to the library, whose
  * own fast path is the same. */
-inline void *rcgc_alloc(const struct rcgc_type *type, size_t size)
+inline RCGC__ALWAYS_INLINE void *rcgc_alloc(const struct rcgc_type *type, size_t size)
 {
     if (__builtin_constant_p(size) && size <= RCGC__FAST_MAX) {
         void *p = rcgc__alloc_small(type, size);
@@ -320,7 +324,7 @@ inline void *rcgc_alloc(const struct rcgc_type *type, size_t size)
     return rcgc__alloc_general(type, size);
 }
 
-static inline void rcgc_incref(void *obj)
+static inline RCGC__ALWAYS_INLINE void rcgc_incref(void *obj)
 {
     if (obj == NULL)
         return;
@@ -348,7 +352,7 @@ static inline void rcgc_incref(void *obj)
     rcgc__incref_slow(obj);
 }
 
-static inline void rcgc_decref(void *obj)
+static inline RCGC__ALWAYS_INLINE void rcgc_decref(void *obj)
 {
     if (obj == NULL)
         return;
@@ -379,14 +383,14 @@ static inline void rcgc_decref(void *obj)
     rcgc__decref_slow(obj);
 }
 
-static inline void *rcgc_load(void *const *slot)
+static inline RCGC__ALWAYS_INLINE void *rcgc_load(void *const *slot)
 {
     /* Acquire: pairs with the release in rcgc_store, so the loaded object's
      * initialised payload is visible to the reader (objects.md, O4). */
     return __atomic_load_n((void *const *)slot, __ATOMIC_ACQUIRE);
 }
 
-static inline void rcgc_store(void *obj, void **slot, void *value)
+static inline RCGC__ALWAYS_INLINE void rcgc_store(void *obj, void **slot, void *value)
 {
     /* The container needs no barrier bit: a young collection is kept sound
      * by the counts of the values moved (cycles.md, C6). C13: the edge's
@@ -429,7 +433,7 @@ static inline void rcgc_store(void *obj, void **slot, void *value)
     rcgc_decref(old);
 }
 
-static inline void rcgc_safepoint(void)
+static inline RCGC__ALWAYS_INLINE void rcgc_safepoint(void)
 {
     /* Relaxed: the poll only has to notice the request eventually; the slow
      * path synchronises through the world lock (safepoints.md, S2). */
