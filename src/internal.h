@@ -512,10 +512,16 @@ static inline int rcgc_young_add(rcgc__heap *heap, rcgc__header *h)
  * token holder). Inline: it is on the path of every death by count (O12).
  * The generation first: an old object's gc_index belongs to the collector
  * thread (C1). */
+static inline void rcgc_young_remove_known(rcgc__heap *heap, rcgc__header *h);
 static inline void rcgc_young_remove(rcgc__heap *heap, rcgc__header *h)
 {
     if (!rcgc_is_young(h))
         return;
+    rcgc_young_remove_known(heap, h);
+}
+/* The same, for a caller that has read the bits and found h young. */
+static inline void rcgc_young_remove_known(rcgc__heap *heap, rcgc__header *h)
+{
     uint32_t i = rcgc_index_get(h);
     if (i == RCGC_NO_INDEX)
         return;

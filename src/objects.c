@@ -387,6 +387,7 @@ static void revived_run(rcgc__heap *heap, uintptr_t e)
 
 static inline void object_free(rcgc__heap *self, rcgc__header *h);
 static inline size_t object_release(rcgc__heap *self, rcgc__header *h);
+static inline size_t object_release_bits(rcgc__heap *self, rcgc__header *h, uint32_t bits);
 
 /* O12: a slot of a dying object that dies the plain way (below). As
  * release_young_slot, and the owner's decrement of the value is done here:
@@ -434,7 +435,8 @@ static void release_plain_slot(void **slot, void *ctx)
     if ((bits >> RCGC_MAGIC_SHIFT) == RCGC_MAGIC_LIVE && plain_death(bits)) {
         /* Dead: the same steps as rcgc__local_zero's, then
          * rcgc_dead_link's for a plain object (O11). */
-        rcgc_young_remove(heap, h);
+        if (bits & RCGC_BIT_TRACKED) /* and not old: young */
+            rcgc_young_remove_known(heap, h);
         /* Relaxed: O11's plain store of DYING (nobody else reads or
          * writes the bits of a plain dead object). */
         __atomic_store_n(&h->gc_bits, bits | RCGC_BIT_DYING, __ATOMIC_RELAXED);
@@ -472,8 +474,10 @@ static size_t dealloc_loop(rcgc__heap *heap)
              * reference, nothing to run: release the slots and free. */
             if (type->traverse != NULL)
                 type->traverse(obj, release_plain_slot, heap);
-            /* Counted in the statistics once, when the loop ends. */
-            plain_bytes += object_release(heap, h);
+            /* Counted in the statistics once, when the loop ends. The
+             * bits read above still hold: nobody else writes those of a
+             * plain dead object (O11). */
+            plain_bytes += object_release_bits(heap, h, bits);
             plain_n++;
             freed++;
             continue;
@@ -552,7 +556,13 @@ void rcgc_object_free(rcgc__heap *self, rcgc__header *h)
 static inline size_t object_release(rcgc__heap *self, rcgc__header *h)
 {
     /* Relaxed: nobody else can reach a dead object. */
-    bool mallocd = (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_MALLOCED) != 0;
+    return object_release_bits(self, h, __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED));
+}
+
+/* The same, with the dead object's bits already read. */
+static inline size_t object_release_bits(rcgc__heap *self, rcgc__header *h, uint32_t bits)
+{
+    bool mallocd = (bits & RCGC_BIT_MALLOCED) != 0;
     size_t bytes = mallocd ? malloc_usable_size(h) : rcgc_block_size(h, false);
     /* Poison the magic so a use after death is caught by the api checks
      * while the memory is not yet reused (best effort; the ASan build
