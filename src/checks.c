@@ -220,7 +220,7 @@ static void verify_young(const rcgc__heap *heap, uint32_t i)
         rcgc_fatal("rcgc_verify_heap", obj, "young table of heap %u corrupt (index %u at %u)",
                    heap->id, rcgc_index_get(h), i);
     if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) != heap->id ||
-        __atomic_load_n(&h->local, __ATOMIC_RELAXED) == 0)
+        rcgc_local_count(__atomic_load_n(&h->local, __ATOMIC_RELAXED)) == 0)
         rcgc_fatal("rcgc_verify_heap", obj, "young object of heap %u owned by %u, local %u",
                    heap->id, __atomic_load_n(&h->owner, __ATOMIC_RELAXED),
                    __atomic_load_n(&h->local, __ATOMIC_RELAXED));

@@ -100,6 +100,7 @@ static inline bool rcgc_fault_fail(void)
 #define RCGC_MAGIC_DEAD 0x5u
 _Static_assert(RCGC__GEN_MASK == RCGC_GEN_MASK && RCGC__BIT_TRACKED == RCGC_BIT_TRACKED &&
                    RCGC__BIT_HOOKS == RCGC_BIT_HOOKS &&
+                   RCGC__BIT_HAS_WEAKREFS == RCGC_BIT_HAS_WEAKREFS &&
                    RCGC__BIT_IMMORTAL == RCGC_BIT_IMMORTAL &&
                    RCGC__BIT_ESCAPED == RCGC_BIT_ESCAPED && RCGC__BIT_DYING == RCGC_BIT_DYING &&
                    RCGC__MAGIC_SHIFT == RCGC_MAGIC_SHIFT && RCGC__MAGIC_LIVE == RCGC_MAGIC_LIVE,
@@ -178,6 +179,12 @@ static inline void rcgc_set_gen(rcgc__header *h, uint32_t gen)
                                         (uint16_t)((v & ~RCGC_GEN_MASK) | gen), false,
                                         __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
     }
+}
+
+/* Count part of a `local` word (R10; the top bit is O14's STORED). */
+static inline uint32_t rcgc_local_count(uint16_t v)
+{
+    return v & RCGC__LOCAL_COUNT;
 }
 
 /* Count part of a `shared` word (the low two bits are flags). */

@@ -421,7 +421,7 @@ static void release_plain_slot(void **slot, void *ctx)
     }
     uint16_t n = (uint16_t)(__atomic_load_n(&h->local, __ATOMIC_RELAXED) - 1);
     __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
-    if (n != 0)
+    if (rcgc_local_count(n) != 0)
         return;
     /* Acquire on `shared`, first: as in rcgc__local_zero, we see the
      * writes of every thread whose decrement we see, among them the

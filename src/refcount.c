@@ -79,19 +79,22 @@ void rcgc__local_zero(void *obj)
     }
 }
 
-/* R10: the owner's count wrapped past 2^16 - 1 (the increment left it at
- * 0, standing for 2^16 references). Half of them move to the shared count
- * and the owner keeps the other half: the object stays owned, so its
- * owner keeps counting without atomics, and the total is unchanged. */
+/* R10: an owner increment found its count at 2^15 - 1, the most the
+ * field holds, and left it unchanged: with the new reference the owner
+ * stands for 2^15. Half of them move to the shared count and the owner
+ * keeps the other half (and the STORED bit of O14): the object stays
+ * owned, so its owner keeps counting without atomics, and the total is
+ * unchanged. */
 void rcgc__local_overflow(void *obj)
 {
     rcgc_check_object("rcgc_incref", obj);
     rcgc__header *h = rcgc__hdr(obj);
     /* R1: the owner's field; relaxed, as the inline paths. */
-    __atomic_store_n(&h->local, (uint16_t)0x8000, __ATOMIC_RELAXED);
+    uint16_t v = __atomic_load_n(&h->local, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->local, (uint16_t)((v & RCGC__LOCAL_STORED) | 0x4000), __ATOMIC_RELAXED);
     /* Relaxed: an increment by the holder of the references it stands
      * for, as a non-owner's (R7); the object cannot die meanwhile. */
-    int32_t old = __atomic_fetch_add(&h->shared, 0x8000 * RCGC__SHARED_ONE, __ATOMIC_RELAXED);
+    int32_t old = __atomic_fetch_add(&h->shared, 0x4000 * RCGC__SHARED_ONE, __ATOMIC_RELAXED);
     if (old >= RCGC__SHARED_HIGH)
         rcgc__shared_high(obj);
 }
@@ -125,7 +128,7 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
          * dead, else promoted. A weak reference's get may still count an
          * unmerged zero up (weakref-finalize.md W2): then the CAS below
          * fails, and the loop promotes the object it removed. */
-        local = __atomic_load_n(&h->local, __ATOMIC_RELAXED);
+        local = rcgc_local_count(__atomic_load_n(&h->local, __ATOMIC_RELAXED));
         if (local + rcgc_shared_count(v) == 0) {
             removed = rcgc_is_young(h);
             rcgc_young_remove(heap, h);

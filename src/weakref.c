@@ -93,9 +93,10 @@ static int try_incref_locked(rcgc__header *h)
     if (rcgc__is_owner(h)) {
         /* R1: we hold our own token; relaxed load and store as inline. */
         uint16_t n = (uint16_t)(__atomic_load_n(&h->local, __ATOMIC_RELAXED) + 1);
-        __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
-        if (n == 0)
-            rcgc__local_overflow(rcgc_payload(h));
+        if ((n & RCGC__LOCAL_COUNT) == 0)
+            rcgc__local_overflow(rcgc_payload(h)); /* R10 */
+        else
+            __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
         return GET_OK;
     }
     /* A merged count of zero: the thread that took it there is about to

@@ -354,9 +354,84 @@ static void test_adoption(void)
     CHECK_EQ(destroyed - before, 100);
 }
 
+/* ---------------------------------------------------------------- */
+/* objects.md O14: the owner stores into an object with a load and a
+ * store only while its own reference is the only one and no slot ever
+ * held it; every other store is the exchange. */
+
+static node *shared_obj;
+static _Atomic int go;
+
+static void *store_many(void *arg)
+{
+    long n = (long)(intptr_t)arg;
+    rcgc_thread_attach();
+    while (!atomic_load(&go))
+        rcgc_safepoint();
+    for (long i = 0; i < n; i++) {
+        node *v = node_new(i);
+        rcgc_store(shared_obj, &shared_obj->a, v);
+        rcgc_decref(v);
+    }
+    rcgc_decref(shared_obj); /* the reference handed to us */
+    rcgc_thread_detach();
+    return NULL;
+}
+
+static void test_private_stores(void)
+{
+    long before = destroyed;
+    /* Which objects qualify, exactly. */
+    node *x = node_new(1), *y = node_new(2);
+    CHECK(rcgc__private_store(rcgc__hdr(x)));
+    rcgc_incref(x); /* a second reference somewhere */
+    CHECK(!rcgc__private_store(rcgc__hdr(x)));
+    rcgc_decref(x);
+    CHECK(rcgc__private_store(rcgc__hdr(x)));
+    rcgc_store(y, &y->a, x); /* x in a slot: never again */
+    CHECK(!rcgc__private_store(rcgc__hdr(x)));
+    rcgc_store(y, &y->a, NULL);
+    CHECK(!rcgc__private_store(rcgc__hdr(x)));
+    CHECK(rcgc__private_store(rcgc__hdr(y)));
+    rcgc_weakref *wr = rcgc_weakref_new(y, NULL, NULL);
+    CHECK(!rcgc__private_store(rcgc__hdr(y)));
+    rcgc_weakref_free(wr);
+    rcgc_decref(x);
+    rcgc_decref(y);
+    CHECK_EQ(destroyed - before, 2);
+
+    /* The owner and another thread store into one slot at once, 200,000
+     * fresh objects each: the owner's second reference (handed over) keeps
+     * it off the private path, every value replaced is released exactly
+     * once, and every object dies exactly once. */
+    const long n = 200000;
+    before = destroyed;
+    shared_obj = node_new(3);
+    CHECK(rcgc__private_store(rcgc__hdr(shared_obj)));
+    rcgc_incref(shared_obj);
+    atomic_store(&go, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, store_many, (void *)(intptr_t)n);
+    atomic_store(&go, 1);
+    for (long i = 0; i < n; i++) {
+        node *v = node_new(i);
+        rcgc_store(shared_obj, &shared_obj->a, v);
+        rcgc_decref(v);
+    }
+    rcgc_blocking_begin();
+    pthread_join(t, NULL);
+    rcgc_blocking_end();
+    rcgc_safepoint();
+    CHECK_EQ(destroyed - before, 2 * n - 1); /* all but the last value */
+    rcgc_decref(shared_obj);
+    rcgc_collect(0);
+    CHECK_EQ(destroyed - before, 2 * n + 1);
+}
+
 int main(void)
 {
     test_init();
+    test_private_stores();
     test_nonowner_drops_last();
     test_merge_orders();
     test_four_threads_one_object();

@@ -55,10 +55,12 @@ typedef struct rcgc__header {
      * every thread: relaxed atomic loads, because a stale value is harmless
      * (see refcount.md, R3). */
     uint16_t owner;
-    /* The owner's count. Only the thread holding the owning heap's token
+    /* The owner's count in the low 15 bits (RCGC__LOCAL_COUNT), and
+     * RCGC__LOCAL_STORED, set when the owner stored the object into a slot
+     * (objects.md, O14). Only the thread holding the owning heap's token
      * writes it (refcount.md, R1); the background collector reads it for
-     * its estimate (relaxed atomics on both sides, cycles.md C4). When it
-     * would wrap, half of it moves to `shared` (R10). */
+     * its estimate (relaxed atomics on both sides, cycles.md C4). When the
+     * count would wrap, half of it moves to `shared` (R10). */
     uint16_t local;
     /* Shared count times 4, plus RCGC__SHARED_MERGED (bit 1) and
      * RCGC__SHARED_QUEUED (bit 0). Atomic: every non-owner counts here.
@@ -83,6 +85,9 @@ typedef struct rcgc__header {
  * rcgc__shared_high, which makes the object immortal long before the word
  * could wrap (refcount.md, R10). */
 #define RCGC__SHARED_HIGH (1 << 29)
+/* `local`'s parts (O14, R10). */
+#define RCGC__LOCAL_COUNT 0x7FFF
+#define RCGC__LOCAL_STORED 0x8000
 /* Heap ids fit the header's 16-bit owner field; 0xFFFF is never one. */
 #define RCGC__MAX_HEAPS 65534
 
@@ -132,6 +137,7 @@ enum {
     RCGC__BIT_TRACKED = 0x4,
     RCGC__BIT_IMMORTAL = 0x10,
     RCGC__BIT_HOOKS = 0x400,
+    RCGC__BIT_HAS_WEAKREFS = 0x200,
     RCGC__BIT_ESCAPED = 0x20,
     RCGC__BIT_DYING = 0x40,
     RCGC__MAGIC_SHIFT = 12,
@@ -332,12 +338,14 @@ static inline RCGC__ALWAYS_INLINE void rcgc_incref(void *obj)
     if (RCGC__LIKELY(rcgc__is_owner(h))) {
         /* Owner-only field (refcount.md, R1): a relaxed load and store,
          * not a locked add; atomic only because the background collector
-         * reads it (cycles.md, C4). Wrapping to zero means 2^16
-         * references: half of them move to the shared count (R10). */
+         * reads it (cycles.md, C4). A count that would wrap past 2^15 - 1
+         * goes to rcgc__local_overflow, unchanged: half of the references
+         * move to the shared count (R10). */
         uint16_t n = (uint16_t)(__atomic_load_n(&h->local, __ATOMIC_RELAXED) + 1);
-        __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
-        if (RCGC__UNLIKELY(n == 0))
+        if (RCGC__UNLIKELY((n & RCGC__LOCAL_COUNT) == 0))
             rcgc__local_overflow(obj);
+        else
+            __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
         return;
     }
     if (RCGC__LIKELY(rcgc__nonowner_inline(obj, h))) {
@@ -363,7 +371,7 @@ static inline RCGC__ALWAYS_INLINE void rcgc_decref(void *obj)
          * and store, as in rcgc_incref. */
         uint16_t n = (uint16_t)(__atomic_load_n(&h->local, __ATOMIC_RELAXED) - 1);
         __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
-        if (RCGC__UNLIKELY(n == 0))
+        if (RCGC__UNLIKELY((n & RCGC__LOCAL_COUNT) == 0))
             rcgc__local_zero(obj);
         return;
     }
@@ -390,8 +398,55 @@ static inline RCGC__ALWAYS_INLINE void *rcgc_load(void *const *slot)
     return __atomic_load_n((void *const *)slot, __ATOMIC_ACQUIRE);
 }
 
+/* O14: whether the calling thread may store into obj's slots with a load
+ * and a store instead of the exchange: it owns obj, its own count is 1
+ * and it never stored obj into a slot (`local` is exactly 1), no other
+ * thread counts it (`shared` is 0: neither counted, queued nor merged),
+ * and obj is young, never touched by another thread and without weak
+ * references. The reference the caller uses is then the only one there
+ * is, and no slot ever held obj, so no other thread can hold a reference
+ * to it, counted or borrowed (rcgc_load), and none can store into it.
+ * Acquire on `shared`: a merge that brought the count back to one (a
+ * reference handed to another thread and dropped there) made that
+ * thread's ESCAPED or weak reference, set before its decrement, visible
+ * to the load of the bits. */
+static inline RCGC__ALWAYS_INLINE int rcgc__private_store(const rcgc__header *h)
+{
+    return __atomic_load_n(&h->owner, __ATOMIC_RELAXED) == rcgc__tls_self.heap_id &&
+           __atomic_load_n(&h->local, __ATOMIC_RELAXED) == 1 &&
+           __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE) == 0 &&
+           (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) &
+            (RCGC__GEN_MASK | RCGC__BIT_ESCAPED | RCGC__BIT_HAS_WEAKREFS)) == 0;
+}
+
+/* rcgc_store's new reference to value: rcgc_incref, and, on the owner's
+ * path, RCGC__LOCAL_STORED set in the same store (O14). */
+static inline RCGC__ALWAYS_INLINE void rcgc__incref_stored(void *value)
+{
+    if (value == NULL)
+        return;
+    rcgc__header *h = rcgc__hdr(value);
+    if (RCGC__LIKELY(rcgc__is_owner(h))) {
+        /* As rcgc_incref's owner path (R1, R10). */
+        uint16_t v = __atomic_load_n(&h->local, __ATOMIC_RELAXED);
+        uint16_t n = (uint16_t)(v + 1);
+        if (RCGC__UNLIKELY((n & RCGC__LOCAL_COUNT) == 0)) {
+            rcgc__local_overflow(value);
+            n = __atomic_load_n(&h->local, __ATOMIC_RELAXED);
+            if (!(n & RCGC__LOCAL_STORED))
+                __atomic_store_n(&h->local, (uint16_t)(n | RCGC__LOCAL_STORED), __ATOMIC_RELAXED);
+        } else {
+            __atomic_store_n(&h->local, (uint16_t)(n | RCGC__LOCAL_STORED), __ATOMIC_RELAXED);
+        }
+        return;
+    }
+    rcgc_incref(value);
+}
+
 static inline RCGC__ALWAYS_INLINE void rcgc_store(void *obj, void **slot, void *value)
 {
+    /* O14: decided before value's count changes (value may be obj). */
+    int private_store = rcgc__private_store(rcgc__hdr(obj));
     /* The container needs no barrier bit: a young collection is kept sound
      * by the counts of the values moved (cycles.md, C6). C13: the edge's
      * direction in allocation order, when the thread's latest two
@@ -423,13 +478,24 @@ static inline RCGC__ALWAYS_INLINE void rcgc_store(void *obj, void **slot, void *
         if (e & ~rcgc__tls_self.young_upward)
             rcgc__tls_self.young_upward |= e;
     }
-    rcgc_incref(value);
-    /* Exchange, release: two threads storing into one slot each release
-     * exactly the value they replaced (no double decref), and a thread that
-     * loads `value` from the slot with acquire sees its initialised payload.
-     * The slot is a plain `void *` in the contract, hence the __atomic
-     * builtin rather than a C11 _Atomic object (objects.md, O4). */
-    void *old = __atomic_exchange_n(slot, value, __ATOMIC_RELEASE);
+    rcgc__incref_stored(value);
+    void *old;
+    if (private_store) {
+        /* O14: no other thread can store into this slot. Relaxed load:
+         * our own thread's last store; release store: as the exchange's. */
+        old = __atomic_load_n(slot, __ATOMIC_RELAXED);
+        __atomic_store_n(slot, value, __ATOMIC_RELEASE);
+    } else {
+        /* Exchange, acq_rel: two threads storing into one slot each
+         * release exactly the value they replaced (no double decref); a
+         * thread that loads `value` from the slot with acquire sees its
+         * initialised payload (release); and the value we replace, which
+         * another thread may have stored, is seen initialised by our
+         * decrement of it (acquire; the same instruction on x86). The slot
+         * is a plain `void *` in the contract, hence the __atomic builtin
+         * rather than a C11 _Atomic object (objects.md, O4). */
+        old = __atomic_exchange_n(slot, value, __ATOMIC_ACQ_REL);
+    }
     rcgc_decref(old);
 }
 
