@@ -891,52 +891,45 @@ which then repairs the count (adds the one back and queues, under the
 QUEUED protocol of R4); this needs the R4/R6 argument extended to a shared
 count that is transiently one below its floor, which the owner's merge
 already tolerates for queued objects.""",
-    "bt": """Young collections no longer cost this workload anything: survivors age in
-the young table instead of being promoted (cycles.md C12), and automatic
-young collections are skipped while no store could have closed a cycle
-(C13; every store here goes into the node just allocated), so the
-collection log below shows a few full young collections at most and the
-background collector stays idle. What remains is per object, on the
-mutators, in the profile below. The death path was the largest part
-(more than half of the profile: `rcgc__local_zero`, `rcgc_young_remove`,
-`rcgc_dead_link`, the dealloc loop's case analysis, `release_young_slot`,
-`rcgc_object_free`, one call each per object); the plain death
-(objects.md O12) now frees a young object with no finalizer, destroy or
-weak reference in the dealloc loop with no call per object beyond the
-type's traverse, and a page whose blocks are all free again restarts
-bumping instead of chasing a free list threaded through it (O10): user CPU
-for depth 19 on 2 threads went from 3.84 to 2.95 s (glibc malloc 2.3 s).
-What remains is memory, not instructions: cachegrind on the held-out
-program at depth 16 on one thread counts 4.18 billion instructions against
-3.77 billion for glibc malloc and free (1.11x; the allocation fast path no
-longer calls or saves registers, objects.md O13), but 23.1 million L1 data
-misses against 12.7 million and 703 million data writes against 453 million.
-(1) **Bigger blocks**: a node is 48 bytes with rcgc's 32-byte header
-against glibc's 32-byte chunk, so building, checking and freeing a tree
-touches half as many lines again, and half the blocks straddle two lines
-(`make`, `count`, the loads of children's headers in `release_plain_slot`);
-(2) **young-table bookkeeping**: 8 bytes per object written at allocation
-and a swap at each death that writes another object's header (about 30 of
-the 270 instructions per object, and a write miss). Tried and measured
-without gain, so not kept: removing dead objects from the young table in
-dealloc order, so that every removal is the table's last entry (no swap;
-the misses moved to the reads); 2 MB transparent huge pages for the pages
-(the kernel's compaction doubled the system time). **Proposed changes:**
-(a) a 16-byte header for objects owned by one thread (owner and local
-count in one word, the shared count, gc_bits and gc_index in a side word
-allocated only when the object is shared or tracked by the collector),
-which would make a node a 32-byte block like glibc's; (b) src/young.c:
-drop the table for objects allocated since the last young collection (a
-per-page watermark lets a minor collection enumerate them: measured by
-disabling the table, 6% of the time at depth 18), which needs the
-gathering pause to stop promoting young tables (pause proposal (b)); (c)
-include/rcgc/inline.h: the allocation fast path of O13 inline in the
-caller, as mimalloc's, at the price of the page and young-table layout
-becoming part of the ABI.""",
+    "bt": """Young collections cost this workload nothing: survivors age in the
+young table (cycles.md C12), and automatic young collections are skipped
+while no store could have closed a cycle (C13; every store here goes into
+the node just allocated), so the background collector stays idle. What
+remains is per object, on the mutators. This session's changes, each
+measured alternating the old and the new library: the allocation inline
+in the caller (objects.md O13a: 97 to about 45 instructions per object,
+user CPU -11% at depth 19); a 16-byte header (O2: a node is a 32-byte
+block like glibc's instead of 48, -9% wall at depth 19); the fast paths
+`always_inline` (at -O2 GCC had called them from the recursive `make`);
+pages from the library's own mmap'd segments (O10, -2.4% at depth 21);
+and the owner's private stores (O14): the owner of an object whose only
+reference it holds, and that no slot ever held, stores into its slots
+with a load and a store instead of the locked exchange, which had taken
+half of the samples of the tree-building function (-15% wall at 19 and
+about -25% at 21). Where the time goes now (profile below): building the
+tree (`new_node`: the header stores into a new block, the young-table
+entry, the C13 edge test), the death path (`release_plain_slot` and the
+dealloc loop: a traverse call per node and a visit call per slot, the
+contract's traverse being the only way to find the slots) and reading the
+tree (`count`, the program's own). **Proposed change**, measured by
+leaving objects out of the young table altogether (incorrect, for the
+measurement only: 1.50 to 1.25 s at depth 19): (a) src/young.c, a
+*window*: objects allocated by the inline path since the last young
+collection that examined them are not entered in the table (their
+gc_index says so, and their pages are listed); a young collection, a
+promotion or the gathering pause enters them by walking the listed pages
+(a header test per block), while automatic collections that C13 skips
+leave them in the window; a death of a window object then costs nothing
+in the table. Also measured and not kept: a software prefetch of the
+next block in the allocation path (no change; the hardware prefetcher
+already follows the bump pointer).""",
     "contract": """The held-out program does the same work as bench/binarytrees.c through
 the public API only (every thread takes every n-th tree of each depth),
 and its time and profile match the in-tree program's: the causes and the
-proposed changes above apply unchanged.""",
+proposed changes above apply unchanged. Built outside the tree with
+`cc -O2` and pkg-config, it runs the same code as this build's -O3: the
+fast paths are `always_inline` (before, GCC at -O2 called `rcgc_store`,
+`rcgc_decref` and the allocation path out of line, 5-10% slower).""",
     "cycles": """`rcgc_collect(2)` on a million objects of garbage made by the caller
 now frees them in the caller's own young collection, which it runs first
 (cycles.md C8): trial deletion whose members are found through their
@@ -944,7 +937,7 @@ headers in the heap's own pages instead of a side hash map (C3), one pass
 for counts and internal references (C2), the rescue pass that also notes
 whether any type has hooks, and the plain reclaim of a set without hooks
 (C7: two passes, no pins, no marks). What remains is memory traffic: about
-five passes over 48 MB of headers and payloads (counts with subtraction,
+five passes over 32 MB of headers and payloads (counts with subtraction,
 marking, rescue, release, free), where CPython's collector makes about
 four over its objects. Old garbage, found by the background collector, no
 longer goes through a side map either: members of both collectors are
