@@ -46,24 +46,28 @@
  *   loop_atomic: lock addq $0x1,atomic_counter(%rip)
  *                lock subq $0x1,atomic_counter(%rip)
  *                add $0x1,%rax; cmp %rax,%rsi; jne
- *   loop_owner:  mov (%r14),%eax            incref: h->owner (relaxed load)
- *                cmp %eax,%fs:(%r13)                == tls heap_id?
- *                jne -> rcgc__incref_slow
- *                addl $0x1,-0x1c(%rbx)              ++h->local (no lock)
- *                je -> rcgc__local_overflow         wrapped to 0?
- *                mov (%r14),%eax            decref: h->owner again
- *                cmp %fs:(%r13),%eax
- *                jne -> rcgc__decref_slow
- *                subl $0x1,-0x1c(%rbx)              --h->local (no lock)
- *                je -> rcgc__local_zero             reached 0?
- *                add $0x1,%rbp; cmp %rbp,%r12; jne
- *                (r14 = obj - 32, r13 = the TLS offset of rcgc__tls_self;
- *                the obj == NULL test is hoisted out of the loop.)
+ *   loop_owner:  mov 0x0(%rbp),%eax         incref: the owner word (relaxed)
+ *                movzwl %ax,%edx                    its owner id
+ *                cmp %fs:(%r12),%edx                == tls heap_id?
+ *                jne -> the non-owner paths
+ *                add $0x10000,%eax                  count + 1 (high half)
+ *                test $0x7fff0000,%eax              wrapped? (R10)
+ *                je -> rcgc__local_overflow
+ *                mov %eax,0x0(%rbp)                 store (no lock)
+ *                mov 0x0(%rbp),%eax         decref: the word again
+ *                movzwl %ax,%edx; cmp %fs:(%r12),%edx; jne -> non-owner
+ *                sub $0x10000,%eax; mov %eax,0x0(%rbp)
+ *                test $0x7fff0000,%eax; je -> rcgc__local_zero
+ *                add $0x1,%rbx; cmp %rbx,%r13; je (loop counter)
+ *                (rbp = obj - 16, the header; r12 = the TLS offset of
+ *                rcgc__tls_self; the obj == NULL test is hoisted out of the
+ *                loop.)
  *
  * So the plain and owner pairs do the same two non-atomic read-modify-writes
- * of one counter; the owner pair adds, per operation, the load of the owner
- * field, a compare with the thread's heap id in TLS and two not-taken
- * branches. Re-check this listing after changing the fast paths or the
+ * of one 32-bit word; the owner pair adds, per operation, the extraction of
+ * the owner id from the word it loads anyway, a compare with the thread's
+ * heap id in TLS and two not-taken branches (objects.md O2: a 32-bit word,
+ * which the processor forwards from store to load at no cost). Re-check this listing after changing the fast paths or the
  * compiler.
  */
 #include <rcgc.h>

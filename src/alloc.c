@@ -56,6 +56,7 @@ typedef struct rcgc_page {
     struct rcgc_page *next_all;  /* the heap's pages of this class */
     struct rcgc_page *next_avail;
     bool in_avail;               /* on the heap's avail stack, or current */
+    uint32_t window_epoch;       /* the heap's window that lists it (C15) */
 } rcgc_page;
 
 /* The descriptor takes the first cache lines; blocks start after it, at
@@ -240,17 +241,80 @@ static inline void page_reset(rcgc_page *pg)
     pg->f.bump = (char *)pg + FIRST_BLOCK;
 }
 
+/* C15: lists pg in the heap's young window, once per window. false when
+ * the list cannot grow (no memory). Token holder. (Unused in fault
+ * injection builds, which publish no page.) */
+static __attribute__((unused)) bool window_add(rcgc__heap *heap, rcgc_page *pg)
+{
+    if (pg->window_epoch == heap->window_epoch)
+        return true;
+    if (heap->window_npages == heap->window_cap) {
+        uint32_t cap = heap->window_cap ? heap->window_cap * 2 : 64;
+        struct rcgc_page **a = realloc(heap->window_pages, cap * sizeof *a);
+        if (a == NULL)
+            return false;
+        heap->window_pages = a;
+        heap->window_cap = cap;
+    }
+    pg->window_epoch = heap->window_epoch;
+    heap->window_pages[heap->window_npages++] = pg;
+    return true;
+}
+
 /* Makes pg the current page of its class, and publishes it to the inline
- * allocation path when the class is one of its fast ones (O13). Fault
- * injection builds publish none, so that every object goes through
- * rcgc_alloc's allocation point (O9). Token holder. */
+ * allocation path when the class is one of its fast ones (O13) and it is
+ * listed in the heap's young window, where the inline path's tracked
+ * objects go (C15). Fault injection builds publish none, so that every
+ * object goes through rcgc_alloc's allocation point (O9). Token holder. */
 static void set_cur(rcgc__heap *heap, int cls, rcgc_page *pg)
 {
     heap->pages[cls].cur = pg;
 #if !defined(RCGC_FAULT_INJECTION)
     if (cls < RCGC__FAST_CLASSES)
-        heap->fast.cur[cls] = pg != NULL ? &pg->f : NULL;
+        heap->fast.cur[cls] = pg != NULL && window_add(heap, pg) ? &pg->f : NULL;
 #endif
+}
+
+/* C15: calls fn(heap, h, ctx) (unless fn is NULL: the window is known to
+ * be empty) for every object of the heap's young window (a
+ * block below its page's bump pointer, live, young, with gc_index
+ * RCGC_IN_WINDOW: blocks freed since carry the dead magic, blocks made
+ * again by the general path a table index). Token holder. The headers read are of the
+ * heap's own pages, which stay mapped until shutdown. */
+void rcgc_window_scan(rcgc__heap *heap, void (*fn)(rcgc__heap *, rcgc__header *, void *),
+                      void *ctx)
+{
+    for (uint32_t k = 0; fn != NULL && k < heap->window_npages; k++) {
+        rcgc_page *pg = heap->window_pages[k];
+        for (char *b = (char *)pg + FIRST_BLOCK; b < pg->f.bump; b += pg->f.size) {
+            rcgc__header *h = (rcgc__header *)(void *)b;
+            /* Relaxed: written by this heap's token holders only, or
+             * (ESCAPED and the like) bits this test does not look at. */
+            uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
+            if ((bits >> RCGC_MAGIC_SHIFT) == RCGC_MAGIC_LIVE &&
+                (bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED)) == RCGC_BIT_TRACKED &&
+                rcgc_index_get(h) == RCGC_IN_WINDOW)
+                fn(heap, h, ctx);
+        }
+    }
+}
+
+/* C15: empties the window's list and opens a new window, listing the
+ * current pages (its objects must have left it). Token holder. */
+void rcgc_window_reopen(rcgc__heap *heap)
+{
+    heap->window_npages = 0;
+    /* A new epoch. Pages start at 0, which no window has; when the counter
+     * wraps, every page of the heap goes back to 0 so that none can be
+     * taken for listed. */
+    if (++heap->window_epoch == 0) {
+        for (int c = 0; c < RCGC_NCLASSES; c++)
+            for (rcgc_page *pg = heap->pages[c].all; pg != NULL; pg = pg->next_all)
+                pg->window_epoch = 0;
+        heap->window_epoch = 1;
+    }
+    for (int c = 0; c < RCGC__FAST_CLASSES; c++)
+        set_cur(heap, c, heap->pages[c].cur);
 }
 
 /* Takes the page's remote frees onto its local list (token holder). */
@@ -436,4 +500,7 @@ void rcgc_pages_release(rcgc__heap *heap)
         memset(&heap->pages[c], 0, sizeof heap->pages[c]);
         set_cur(heap, c, NULL);
     }
+    free(heap->window_pages);
+    heap->window_pages = NULL;
+    heap->window_npages = heap->window_cap = 0;
 }

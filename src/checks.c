@@ -178,7 +178,7 @@ void rcgc_young_check(const char *call, const rcgc__heap *heap, const rcgc__head
     if (!rcgc_is_young((rcgc__header *)h))
         return;
     uint32_t i = rcgc_index_get(h);
-    if (i == RCGC_NO_INDEX)
+    if (i == RCGC_NO_INDEX || i == RCGC_IN_WINDOW)
         return;
     if (i >= heap->fast.young_n || heap->fast.young[i] != h)
         rcgc_fatal(call, rcgc_payload((rcgc__header *)h),
@@ -203,9 +203,22 @@ void rcgc_dying_check(const char *call, const rcgc__header *h)
 /* One young object of `heap`: live, young, at its index, owned by the
  * heap with a positive local count (R2: an owned object has local >= 1),
  * not dying. */
+static void verify_young_object(const rcgc__heap *heap, const rcgc__header *h, uint32_t i);
 static void verify_young(const rcgc__heap *heap, uint32_t i)
 {
-    const rcgc__header *h = heap->fast.young[i];
+    verify_young_object(heap, heap->fast.young[i], i);
+}
+
+/* The same for an object of the heap's young window (C15), whose index is
+ * RCGC_IN_WINDOW; ctx counts them. */
+static void verify_window(rcgc__heap *heap, rcgc__header *h, void *ctx)
+{
+    verify_young_object(heap, h, RCGC_IN_WINDOW);
+    ++*(uint32_t *)ctx;
+}
+
+static void verify_young_object(const rcgc__heap *heap, const rcgc__header *h, uint32_t i)
+{
     void *obj = rcgc_payload((rcgc__header *)h);
     /* Relaxed loads: the world is stopped; the pause orders them. */
     uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
@@ -219,11 +232,10 @@ static void verify_young(const rcgc__heap *heap, uint32_t i)
     if (rcgc_index_get(h) != i)
         rcgc_fatal("rcgc_verify_heap", obj, "young table of heap %u corrupt (index %u at %u)",
                    heap->id, rcgc_index_get(h), i);
-    if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) != heap->id ||
-        rcgc_local_count(__atomic_load_n(&h->local, __ATOMIC_RELAXED)) == 0)
+    uint32_t w = __atomic_load_n(&h->ol, __ATOMIC_RELAXED);
+    if ((w & RCGC__OL_OWNER) != heap->id || rcgc_local_count(w) == 0)
         rcgc_fatal("rcgc_verify_heap", obj, "young object of heap %u owned by %u, local %u",
-                   heap->id, __atomic_load_n(&h->owner, __ATOMIC_RELAXED),
-                   __atomic_load_n(&h->local, __ATOMIC_RELAXED));
+                   heap->id, w & RCGC__OL_OWNER, rcgc_local_count(w));
     int32_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
     if (v & RCGC__SHARED_MERGED)
         rcgc_fatal("rcgc_verify_heap", obj, "young object of heap %u is merged", heap->id);
@@ -238,7 +250,7 @@ static void verify_queued(const rcgc__heap *heap, size_t i)
     /* Relaxed loads: the world is stopped. */
     uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
     int32_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
-    uint32_t owner = __atomic_load_n(&h->owner, __ATOMIC_RELAXED);
+    uint32_t owner = rcgc_owner_of(h);
     if ((bits >> RCGC_MAGIC_SHIFT) != RCGC_MAGIC_LIVE || !(v & RCGC__SHARED_QUEUED) ||
         (owner != heap->id && owner != 0))
         rcgc_fatal("rcgc_verify_heap", obj,
@@ -266,6 +278,14 @@ static size_t verify_heap_locked(rcgc__heap *heap, const rcgc__heap *self)
     size_t n = 0;
     for (uint32_t i = 0; i < heap->fast.young_n; i++, n++)
         verify_young(heap, i);
+    /* C15: the window's objects, exactly as many as its count. The scan
+     * reads only this heap's pages, whose owner is stopped. */
+    uint32_t wn = 0;
+    rcgc_window_scan((rcgc__heap *)heap, verify_window, &wn);
+    if (wn != __atomic_load_n(&heap->fast.window_n, __ATOMIC_RELAXED))
+        rcgc_fatal("rcgc_verify_heap", NULL, "heap %u: young window of %u objects, counted %u",
+                   heap->id, wn, __atomic_load_n(&heap->fast.window_n, __ATOMIC_RELAXED));
+    n += wn;
     if (heap->fast.young_n != gauge)
         rcgc_fatal("rcgc_verify_heap", NULL, "heap %u: young gauge %u, table %u", heap->id,
                    gauge, heap->fast.young_n);

@@ -1178,8 +1178,9 @@ size_t rcgc_get_count(int generation)
     size_t n = 0;
     pthread_mutex_lock(&rcgc_world.lock);
     for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all)
-        /* Relaxed: a gauge. */
-        n += __atomic_load_n(&h->fast.young_gauge, __ATOMIC_RELAXED);
+        /* Relaxed: gauges; the table's and the window's (C15). */
+        n += __atomic_load_n(&h->fast.young_gauge, __ATOMIC_RELAXED) +
+             __atomic_load_n(&h->fast.window_n, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&rcgc_world.lock);
     return n;
 }

@@ -95,6 +95,7 @@ static inline bool rcgc_fault_fail(void)
 #define RCGC_BIT_HOOKS 0x400u     /* type has finalize or destroy (O12) */
 #define RCGC_BIT_MALLOCED 0x800u   /* memory from malloc, not a page (O10) */
 #define RCGC_NO_INDEX UINT32_MAX  /* gc_index of an object in no table */
+#define RCGC_IN_WINDOW RCGC__IN_WINDOW /* young, in its heap's window (C15) */
 #define RCGC_MAGIC_SHIFT 12       /* the top four bits of gc_bits */
 #define RCGC_MAGIC_LIVE 0xAu
 #define RCGC_MAGIC_DEAD 0x5u
@@ -119,8 +120,8 @@ static inline void *rcgc_payload(rcgc__header *h)
 typedef uint64_t __attribute__((may_alias)) rcgc_dead_word_t;
 static inline rcgc_dead_word_t *rcgc_dead_word(rcgc__header *h)
 {
-    _Static_assert(offsetof(rcgc__header, owner) == 0 && offsetof(rcgc__header, shared) == 4,
-                   "the dead-list link overlays owner, local and shared");
+    _Static_assert(offsetof(rcgc__header, ol) == 0 && offsetof(rcgc__header, shared) == 4,
+                   "the dead-list link overlays the owner word and shared");
     return (rcgc_dead_word_t *)(void *)h;
 }
 
@@ -181,10 +182,16 @@ static inline void rcgc_set_gen(rcgc__header *h, uint32_t gen)
     }
 }
 
-/* Count part of a `local` word (R10; the top bit is O14's STORED). */
-static inline uint32_t rcgc_local_count(uint16_t v)
+/* The owner word (objects.md, O2): the owner id, and the owner's count
+ * without O14's STORED bit (R10). Relaxed loads: see the word's comment
+ * in rcgc/inline.h. */
+static inline uint32_t rcgc_owner_of(const rcgc__header *h)
 {
-    return v & RCGC__LOCAL_COUNT;
+    return __atomic_load_n(&h->ol, __ATOMIC_RELAXED) & RCGC__OL_OWNER;
+}
+static inline uint32_t rcgc_local_count(uint32_t w)
+{
+    return rcgc__ol_count(w);
 }
 
 /* Count part of a `shared` word (the low two bits are flags). */
@@ -288,6 +295,13 @@ typedef struct rcgc__heap {
      * grows while they find almost nothing and falls back to 0 when they
      * find garbage (cycles.md, C11). */
     uint32_t young_shift;
+    /* The young window (cycles.md, C15): the pages the inline path may
+     * have made window objects in since the window opened (alloc.c), the
+     * epoch that marks a page listed, and how many of fast.window_n were
+     * aged by collections C13 skipped. Token holder only. */
+    struct rcgc_page **window_pages;
+    uint32_t window_npages, window_cap, window_epoch;
+    uint32_t window_aged;
     /* Young survivors age once before promotion (cycles.md, C12): the
      * table's first aged_n entries survived a young collection and are not
      * examined again until aged_n reaches threshold0 << (RCGC_AGED_SHIFT +
@@ -500,7 +514,7 @@ static inline void rcgc_young_gauge(rcgc__heap *heap)
  * collection ends. alloc_general sets the next limit. */
 static inline void rcgc_young_relimit(rcgc__heap *heap)
 {
-    heap->fast.young_lim = 0;
+    heap->fast.window_lim = 0;
 }
 /* Room for one more entry (the table's slow path). */
 bool rcgc_young_grow(rcgc__heap *heap);
@@ -532,16 +546,29 @@ static inline void rcgc_young_remove_known(rcgc__heap *heap, rcgc__header *h)
     uint32_t i = rcgc_index_get(h);
     if (i == RCGC_NO_INDEX)
         return;
+    if (i == RCGC_IN_WINDOW) {
+        /* C15: out of the window. Its count, and the aged part of it,
+         * shrink; as for an aged table entry, the inline path's limit
+         * comes down with the aged part (never below zero). Relaxed: the
+         * count is a gauge for other threads. */
+        uint32_t n = __atomic_load_n(&heap->fast.window_n, __ATOMIC_RELAXED) - 1;
+        __atomic_store_n(&heap->fast.window_n, n, __ATOMIC_RELAXED);
+        if (heap->window_aged > n) {
+            heap->window_aged = n;
+            if (heap->fast.window_lim != 0)
+                heap->fast.window_lim--;
+        }
+        rcgc_index_set(h, RCGC_NO_INDEX);
+        return;
+    }
     if (rcgc_internal_checks() && (i >= heap->fast.young_n || heap->fast.young[i] != h))
         rcgc_fatal("rcgc (internal)", rcgc_payload(h), "young table corrupt");
     /* C12: the aged entries stay a prefix. An aged hole takes the last
      * aged entry, whose place (now the hole) takes the table's last one. */
     uint32_t hole = i;
     if (i < heap->aged_n) {
-        /* O13: the collection is due one entry earlier than the inline
-         * path's limit said (never below zero). */
-        if (heap->fast.young_lim != 0)
-            heap->fast.young_lim--;
+        /* The count of new table entries, on which the inline path's
+         * limit depends (O13, C15), does not change. */
         uint32_t a = --heap->aged_n;
         if (a != i) {
             heap->fast.young[i] = heap->fast.young[a];
@@ -558,6 +585,14 @@ static inline void rcgc_young_remove_known(rcgc__heap *heap, rcgc__header *h)
     rcgc_young_gauge(heap);
 }
 void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h);
+/* C15: enters every object of the heap's window into its young table and
+ * opens a new window (young.c). Token holder. */
+void rcgc_window_close(rcgc__heap *heap);
+/* alloc.c: calls fn for every object of the window (fn NULL: none), and
+ * opens a new window once its objects have left it. Token holder. */
+void rcgc_window_scan(rcgc__heap *heap, void (*fn)(rcgc__heap *, rcgc__header *, void *),
+                      void *ctx);
+void rcgc_window_reopen(rcgc__heap *heap);
 /* The whole table to generation 1 at once; `stopped`: in a pause. */
 void rcgc_young_promote_all(rcgc__heap *heap, bool stopped);
 /* The calling thread's own table, from its end, with safepoints between

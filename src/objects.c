@@ -85,8 +85,7 @@ static inline void *object_init(rcgc__heap *heap, rcgc__header *h, uint16_t type
                                 uint32_t bits, size_t size, size_t got, bool from_malloc)
 {
     zero_payload(rcgc_payload(h), size, from_malloc);
-    h->owner = (uint16_t)heap->id;
-    h->local = 1;
+    h->ol = heap->id | RCGC__OL_ONE;
     h->shared = 0;
     h->type_id = type_id;
     /* Relaxed atomic store: a collection on another thread may read the
@@ -116,9 +115,13 @@ static inline void *object_init(rcgc__heap *heap, rcgc__header *h, uint16_t type
  * the threshold, scaled by the heap's back-off. */
 static inline bool young_due(const rcgc__heap *heap)
 {
-    return heap->fast.young_n - heap->aged_n >=
-           (atomic_load_explicit(&rcgc_world.threshold[0], memory_order_relaxed)
-            << heap->young_shift);
+    /* C15: the new objects of the table and of the window. Relaxed load
+     * of window_n: our own gauge. */
+    uint64_t fresh = (uint64_t)(heap->fast.young_n - heap->aged_n) +
+                     (__atomic_load_n(&heap->fast.window_n, __ATOMIC_RELAXED) - heap->window_aged);
+    return fresh >= ((uint64_t)atomic_load_explicit(&rcgc_world.threshold[0],
+                                                    memory_order_relaxed)
+                     << heap->young_shift);
 }
 
 /* Everything the fast path below does not take: misuse, a safepoint
@@ -176,28 +179,30 @@ static __attribute__((noinline)) void *alloc_general(const rcgc_type *type, size
     return object_init(heap, h, type_id, type_bits(type), size, got, from_malloc);
 }
 
-/* O13: the limit below which the inline path may add tracked objects to
- * the young table: its capacity, and, while automatic collections are on
- * and none is running, the count at which the next one is due (young_due).
- * Removals keep it valid (they only move that count away, or, for an aged
- * entry, lower the limit with it: rcgc_young_remove); anything else that
- * changes the table, the aged prefix, the back-off, the threshold or
+/* O13, C15: the limit below which the inline path may add tracked objects
+ * to the young window: while automatic collections are on and none is
+ * running, the window count at which young_due becomes true; otherwise no
+ * limit but the counter's range. Removals keep it valid (a removal only
+ * moves the due count away, or, for an aged window object, lowers the
+ * limit with it: rcgc_young_remove_known); anything else that changes the
+ * table, the window, the aged counts, the back-off, the threshold or
  * whether collections are on resets it to 0 (rcgc_young_relimit, or the
  * RCGC_PENDING_RELIMIT request for another thread), so that the next
  * allocation of a tracked object comes here and decides again. */
 static void young_set_limit(rcgc__heap *heap)
 {
-    uint32_t lim = heap->young_cap;
+    uint64_t lim = UINT32_MAX / 2;
     /* Relaxed loads: tunables, as in young_due. */
     if (atomic_load_explicit(&rcgc_world.gc_enabled, memory_order_relaxed) && !heap->in_young) {
-        uint64_t due = (uint64_t)heap->aged_n +
-                       ((uint64_t)atomic_load_explicit(&rcgc_world.threshold[0],
-                                                       memory_order_relaxed)
-                        << heap->young_shift);
-        if (due < lim)
-            lim = (uint32_t)due;
+        uint64_t due = (uint64_t)atomic_load_explicit(&rcgc_world.threshold[0],
+                                                      memory_order_relaxed)
+                       << heap->young_shift;
+        uint64_t table_new = heap->fast.young_n - heap->aged_n;
+        uint64_t room = due > table_new ? due - table_new : 0;
+        if (heap->window_aged + room < lim)
+            lim = heap->window_aged + room;
     }
-    heap->fast.young_lim = lim;
+    heap->fast.window_lim = (uint32_t)lim;
 }
 
 /* The library's allocation: the inline fast path with a size not known at
@@ -234,17 +239,23 @@ int rcgc_immortalize(void *obj)
         return EINVAL;
     rcgc_check_object("rcgc_immortalize", obj);
     rcgc__header *h = rcgc__hdr(obj);
+    bool owner = rcgc__is_owner(h);
     /* Out of the young table if we hold it; otherwise the owner's young
      * collection keeps it as a root and promotes it (cycles.md, C6). */
-    if (rcgc__is_owner(h))
+    if (owner)
         rcgc_young_remove(rcgc__tls_self.heap, h);
     /* Relaxed OR: immortality only has to be seen by slow paths, which
      * re-read the bit; a count change that races with it is harmless
      * because an immortal object is never freed (refcount.md, R7). */
     __atomic_fetch_or(&h->gc_bits, RCGC_BIT_IMMORTAL, __ATOMIC_RELAXED);
-    /* Release: a thread that sees owner 0 (and so takes the slow path)
-     * also sees the immortal bit set just before. */
-    __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
+    /* The owner gives up ownership; release: a thread that sees owner 0
+     * (and so takes the slow path) also sees the immortal bit set just
+     * before. Another thread leaves the owner word alone, since only the
+     * owner writes it (R1): the owner keeps counting on its own, which
+     * changes nothing, and its count reaching zero finds the bit
+     * (rcgc__local_zero, R7). */
+    if (owner)
+        __atomic_store_n(&h->ol, 0, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -400,7 +411,10 @@ static inline size_t object_release_bits(rcgc__heap *self, rcgc__header *h, uint
  * from the type, which may not change while objects of it live). */
 static inline bool plain_death(uint32_t bits)
 {
-    return !(bits & (RCGC_GEN_MASK | RCGC_BIT_ESCAPED | RCGC_BIT_HAS_WEAKREFS | RCGC_BIT_HOOKS));
+    /* IMMORTAL: an object another thread made immortal keeps its owner,
+     * whose count may reach zero; rcgc__local_zero then leaves it be. */
+    return !(bits & (RCGC_GEN_MASK | RCGC_BIT_ESCAPED | RCGC_BIT_HAS_WEAKREFS | RCGC_BIT_HOOKS |
+                     RCGC_BIT_IMMORTAL));
 }
 
 static void release_plain_slot(void **slot, void *ctx)
@@ -415,12 +429,13 @@ static void release_plain_slot(void **slot, void *ctx)
         return;
     rcgc__header *h = rcgc__hdr(v);
     /* Relaxed: the owner field, as in rcgc_decref; `local` is ours. */
-    if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) != heap->id) {
+    uint32_t w = __atomic_load_n(&h->ol, __ATOMIC_RELAXED);
+    if ((w & RCGC__OL_OWNER) != heap->id) {
         rcgc_decref(v);
         return;
     }
-    uint16_t n = (uint16_t)(__atomic_load_n(&h->local, __ATOMIC_RELAXED) - 1);
-    __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
+    uint32_t n = w - RCGC__OL_ONE;
+    __atomic_store_n(&h->ol, n, __ATOMIC_RELAXED);
     if (rcgc_local_count(n) != 0)
         return;
     /* Acquire on `shared`, first: as in rcgc__local_zero, we see the
@@ -498,11 +513,10 @@ static size_t dealloc_loop(rcgc__heap *heap)
              * that reference afterwards either kills it for good (FINALIZED
              * is set, so no second finalize) or leaves it resurrected. */
             __atomic_fetch_and(&h->gc_bits, (uint16_t)~RCGC_BIT_DYING, __ATOMIC_RELEASE);
-            __atomic_store_n(&h->local, 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&h->ol, heap->id | RCGC__OL_ONE, __ATOMIC_RELAXED);
             /* Relaxed: nobody else can see the object until finalize
              * publishes it, and that publication is a release. */
             __atomic_store_n(&h->shared, 0, __ATOMIC_RELAXED);
-            __atomic_store_n(&h->owner, (uint16_t)heap->id, __ATOMIC_RELAXED);
             /* A young object left its table when it died: it comes back
              * to this thread's young generation (C1), with its old edges,
              * so the next young collections are not skipped (C13). */
@@ -572,7 +586,7 @@ static inline size_t object_release_bits(rcgc__heap *self, rcgc__header *h, uint
      * freed object for theirs: they go to the checked paths instead. The
      * free-list link used to overwrite the field, but a page whose blocks
      * are all free is reset without links (O10). Relaxed: as above. */
-    __atomic_store_n(&h->owner, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->ol, 0, __ATOMIC_RELAXED);
     if (mallocd)
         free(h);
     else

@@ -32,6 +32,13 @@ void rcgc__local_zero(void *obj)
     rcgc_check_object("rcgc_decref", obj);
     rcgc__header *h = rcgc__hdr(obj);
     rcgc__heap *heap = rcgc__tls_self.heap;
+    /* R7: made immortal by another thread, which left our owner word
+     * alone: counts mean nothing any more. A count far from zero keeps us
+     * off this path. Relaxed: the bit never clears; the word is ours. */
+    if (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_IMMORTAL) {
+        __atomic_store_n(&h->ol, heap->id | 0x4000u * RCGC__OL_ONE, __ATOMIC_RELAXED);
+        return;
+    }
     if (rcgc_internal_checks())
         rcgc_young_check("rcgc_decref", heap, h);
     /* Acquire: if we see other threads' decrements (acq_rel) we must also
@@ -52,8 +59,9 @@ void rcgc__local_zero(void *obj)
      * visible another thread may drop the count to zero and free the
      * object, so nothing may touch the header after the CAS. A non-owner
      * that reads owner == 0 while MERGED is not yet set waits for it.
-     * Release: pairs with that reader's acquire. */
-    __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
+     * Release: pairs with that reader's acquire. The whole owner word
+     * goes to 0: the count is 0 anyway. */
+    __atomic_store_n(&h->ol, 0, __ATOMIC_RELEASE);
     for (;;) {
         if (rcgc_shared_count(v) < 0)
             rcgc_fatal("rcgc_decref", obj,
@@ -89,9 +97,12 @@ void rcgc__local_overflow(void *obj)
 {
     rcgc_check_object("rcgc_incref", obj);
     rcgc__header *h = rcgc__hdr(obj);
-    /* R1: the owner's field; relaxed, as the inline paths. */
-    uint16_t v = __atomic_load_n(&h->local, __ATOMIC_RELAXED);
-    __atomic_store_n(&h->local, (uint16_t)((v & RCGC__LOCAL_STORED) | 0x4000), __ATOMIC_RELAXED);
+    /* R1: the owner's word; relaxed, as the inline paths. The id and the
+     * STORED bit stay. */
+    uint32_t w = __atomic_load_n(&h->ol, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->ol, (w & (RCGC__OL_OWNER | (uint32_t)RCGC__LOCAL_STORED << 16)) |
+                                 0x4000u * RCGC__OL_ONE,
+                     __ATOMIC_RELAXED);
     /* Relaxed: an increment by the holder of the references it stands
      * for, as a non-owner's (R7); the object cannot die meanwhile. */
     int32_t old = __atomic_fetch_add(&h->shared, 0x4000 * RCGC__SHARED_ONE, __ATOMIC_RELAXED);
@@ -128,7 +139,7 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
          * dead, else promoted. A weak reference's get may still count an
          * unmerged zero up (weakref-finalize.md W2): then the CAS below
          * fails, and the loop promotes the object it removed. */
-        local = rcgc_local_count(__atomic_load_n(&h->local, __ATOMIC_RELAXED));
+        local = rcgc_local_count(__atomic_load_n(&h->ol, __ATOMIC_RELAXED));
         if (local + rcgc_shared_count(v) == 0) {
             removed = rcgc_is_young(h);
             rcgc_young_remove(heap, h);
@@ -137,9 +148,9 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
         } else {
             rcgc_young_leave(heap, h);
         }
-        /* Relaxed: single writer (the token holder), read by the collector. */
-        __atomic_store_n(&h->local, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
+        /* Release: the owner word, count and id at once (R3's release of
+         * the id); single writer (the token holder). */
+        __atomic_store_n(&h->ol, 0, __ATOMIC_RELEASE);
     }
     int32_t nv;
     for (;;) {
@@ -321,7 +332,7 @@ void rcgc__decref_slow(void *obj)
     /* Relaxed: the owner id only goes from X to 0 (R3). A successful CAS
      * below on a word without MERGED proves the owner had not merged yet,
      * so X is the heap to queue to; 0 means a merge is under way. */
-    uint32_t id = __atomic_load_n(&h->owner, __ATOMIC_RELAXED);
+    uint32_t id = rcgc_owner_of(h);
     int32_t v = __atomic_load_n(&h->shared, __ATOMIC_RELAXED);
     for (;;) {
         int32_t nv = v - RCGC__SHARED_ONE;

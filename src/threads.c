@@ -58,6 +58,7 @@ static rcgc__heap *heap_new(void)
     if (heap == NULL)
         return NULL;
     heap->id = i + 1;
+    heap->window_epoch = 1; /* pages start at 0 (C15) */
     pthread_mutex_init(&heap->qlock, NULL);
     chunk[i % RCGC_HEAP_CHUNK] = heap;
     rcgc_world.nheaps = i + 1;

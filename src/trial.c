@@ -152,7 +152,7 @@ int64_t rcgc_total_count(rcgc__header *h)
     int32_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
     int64_t n = rcgc_shared_count(v);
     if (!(v & RCGC__SHARED_MERGED))
-        n += rcgc_local_count(__atomic_load_n(&h->local, __ATOMIC_ACQUIRE));
+        n += rcgc_local_count(__atomic_load_n(&h->ol, __ATOMIC_ACQUIRE));
     return n;
 }
 

@@ -92,11 +92,11 @@ static int try_incref_locked(rcgc__header *h)
         return GET_OK;
     if (rcgc__is_owner(h)) {
         /* R1: we hold our own token; relaxed load and store as inline. */
-        uint16_t n = (uint16_t)(__atomic_load_n(&h->local, __ATOMIC_RELAXED) + 1);
-        if ((n & RCGC__LOCAL_COUNT) == 0)
+        uint32_t n = __atomic_load_n(&h->ol, __ATOMIC_RELAXED) + RCGC__OL_ONE;
+        if (rcgc_local_count(n) == 0)
             rcgc__local_overflow(rcgc_payload(h)); /* R10 */
         else
-            __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
+            __atomic_store_n(&h->ol, n, __ATOMIC_RELAXED);
         return GET_OK;
     }
     /* A merged count of zero: the thread that took it there is about to
@@ -212,8 +212,9 @@ int rcgc_weakref_dying(rcgc__header *h)
          * dealloc loop has dealt with the object: published together, no
          * decrement can take the merged count to zero while we still
          * decide (stress/repro/cancelled_death_uaf.c). acq_rel: publishes
-         * the merge to later decrements and sees theirs. */
-        __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
+         * the merge to later decrements and sees theirs. The whole owner
+         * word: the count is 0 anyway. */
+        __atomic_store_n(&h->ol, 0, __ATOMIC_RELEASE);
         int32_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
         while (!__atomic_compare_exchange_n(&h->shared, &v,
                                             (v + RCGC__SHARED_ONE) | RCGC__SHARED_MERGED, false,
@@ -228,8 +229,7 @@ int rcgc_weakref_dying(rcgc__header *h)
          * the finalizer's reference counts on the shared word. Release
          * stores: a get after our unlock is ordered by the lock anyway;
          * the collector reads these words with acquire (C4). */
-        __atomic_store_n(&h->owner, 0, __ATOMIC_RELEASE);
-        __atomic_store_n(&h->local, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&h->ol, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&h->shared, RCGC__SHARED_ONE | RCGC__SHARED_MERGED, __ATOMIC_RELEASE);
         outcome = RCGC_DEATH_REVIVED;
     } else {

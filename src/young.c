@@ -58,8 +58,56 @@ void rcgc_young_leave(rcgc__heap *heap, rcgc__header *h)
     rcgc_old_adopt(&h, 1, 1);
 }
 
+/* ==================================================================== */
+/* The young window (C15)                                                */
+/* ==================================================================== */
+
+static void window_enter(rcgc__heap *heap, rcgc__header *h, void *ctx)
+{
+    rcgc_index_set(h, heap->fast.young_n);
+    heap->fast.young[heap->fast.young_n++] = h;
+    ++*(uint32_t *)ctx;
+}
+
+static void window_promote(rcgc__heap *heap, rcgc__header *h, void *ctx)
+{
+    (void)heap;
+    rcgc_index_set(h, RCGC_NO_INDEX);
+    rcgc_old_adopt(&h, 1, 1);
+    ++*(uint32_t *)ctx;
+}
+
+void rcgc_window_close(rcgc__heap *heap)
+{
+    /* Relaxed: our own gauge. */
+    uint32_t n = __atomic_load_n(&heap->fast.window_n, __ATOMIC_RELAXED);
+    if (n == 0 && heap->window_npages <= RCGC__FAST_CLASSES) {
+        /* Nothing to enter, and the list holds at most the current pages:
+         * the window stays open as it is. */
+        heap->window_aged = 0;
+        return;
+    }
+    /* Into the table; promoted instead when it cannot grow (always safe:
+     * the background collector examines them, C1). */
+    bool table = n == 0 || reserve(heap, n);
+    uint32_t found = 0;
+    rcgc_window_scan(heap, n == 0 ? NULL : table ? window_enter : window_promote, &found);
+    rcgc_window_reopen(heap);
+    if (rcgc_internal_checks() && found != n)
+        rcgc_fatal("rcgc (internal)", NULL, "young window of heap %u: %u objects found, %u counted",
+                   heap->id, found, n);
+    /* Relaxed: as above. */
+    __atomic_store_n(&heap->fast.window_n, 0, __ATOMIC_RELAXED);
+    heap->window_aged = 0;
+    rcgc_young_relimit(heap);
+    rcgc_young_gauge(heap);
+    if (!table)
+        rcgc_old_flush(heap);
+}
+
 void rcgc_young_promote_all(rcgc__heap *heap, bool stopped)
 {
+    rcgc_window_close(heap);
     if (heap->fast.young_n == 0)
         return;
     rcgc_old_adopt_table(heap->fast.young, heap->fast.young_n, 1, stopped);
@@ -75,6 +123,7 @@ void rcgc_young_promote_all(rcgc__heap *heap, bool stopped)
  * what the safepoint runs (a drain, a death) may use it. */
 void rcgc_young_promote_polling(rcgc__heap *heap)
 {
+    rcgc_window_close(heap);
     while (heap->fast.young_n > 0) {
         uint32_t k = heap->fast.young_n < 4096 ? heap->fast.young_n : 4096;
         rcgc_old_adopt(heap->fast.young + heap->fast.young_n - k, k, 1);
@@ -107,7 +156,7 @@ static bool young_root(rcgc__header *h)
     if (__atomic_load_n(&h->shared, __ATOMIC_RELAXED) & RCGC__SHARED_QUEUED)
         return true;
     /* Relaxed: only this thread's merges clear it (C1). */
-    return __atomic_load_n(&h->owner, __ATOMIC_RELAXED) != rcgc__tls_self.heap_id;
+    return rcgc_owner_of(h) != rcgc__tls_self.heap_id;
 }
 
 /* The aged count at which the next young collection is a full one (C12). */
@@ -153,16 +202,19 @@ static void young_backoff(rcgc__heap *heap, bool full, uint32_t n, uint32_t live
 static size_t young_collect(rcgc__heap *heap, bool full)
 {
     rcgc_drain_self();
-    if (heap->fast.young_n == 0) {
+    /* C15: the window's objects are young too; relaxed load of our own
+     * gauge. */
+    uint32_t wn = __atomic_load_n(&heap->fast.window_n, __ATOMIC_RELAXED);
+    if (heap->fast.young_n == 0 && wn == 0) {
         /* C13: no young object, so no edge among young objects yet. */
         rcgc__tls_self.young_upward = 0;
         return 0;
     }
-    if (!full && heap->fast.young_n == heap->aged_n)
+    if (!full && heap->fast.young_n == heap->aged_n && wn == heap->window_aged)
         return 0;
     if (!full) {
         uint32_t upward = rcgc__tls_self.young_upward;
-        if (heap->aged_n >= aged_limit(heap)) {
+        if ((uint64_t)heap->aged_n + heap->window_aged >= aged_limit(heap)) {
             if (rcgc_edges_may_cycle(upward, true)) {
                 full = true;
             } else if (heap->aged_shift < RCGC_AGED_PROMOTE_SHIFT) {
@@ -172,6 +224,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
                  * next full collection is twice as far. */
                 heap->aged_shift++;
                 heap->aged_n = heap->fast.young_n;
+                heap->window_aged = wn; /* C15: aged where they are */
                 rcgc_stat_add(&heap->stats.young_skipped, 1);
                 return 0;
             } else {
@@ -188,6 +241,7 @@ static size_t young_collect(rcgc__heap *heap, bool full)
              * since the last collection: trial deletion would free none of
              * them, so they age without it. */
             heap->aged_n = heap->fast.young_n;
+            heap->window_aged = wn; /* C15: aged where they are */
             rcgc_stat_add(&heap->stats.young_skipped, 1);
             return 0;
         }
@@ -195,8 +249,13 @@ static size_t young_collect(rcgc__heap *heap, bool full)
     uint64_t t0 = rcgc_now_ns();
     /* User code first (callbacks, the test hook): it may allocate or free.
      * Only then is the table taken and its size read. */
-    rcgc_gc_notify(RCGC_GC_START, 0, heap->fast.young_n, 0, 0, 0);
+    rcgc_gc_notify(RCGC_GC_START, 0, heap->fast.young_n + wn, 0, 0, 0);
     rcgc_test_hook(RCGC_HOOK_YOUNG_START, heap);
+    /* C15: the window's objects into the table, after the aged prefix:
+     * every one of them is examined, those aged in place by skipped
+     * collections included (more than a minor collection needs, never
+     * less). What user code allocates from here on opens a new window. */
+    rcgc_window_close(heap);
     uint32_t base = full ? 0 : heap->aged_n;
     uint32_t n = heap->fast.young_n - base;
     if (n == 0) {

@@ -319,7 +319,9 @@ static void case_verify_corrupt(void)
     rcgc_disable();
     node *x = node_new(15);
     (void)node_new(16);
-    __atomic_store_n(&header_of(x)->local, 0, __ATOMIC_RELAXED);
+    /* The owner word's count to 0, its owner id kept. */
+    __atomic_store_n(&header_of(x)->ol, __atomic_load_n(&header_of(x)->ol, __ATOMIC_RELAXED) & 0xFFFFu,
+                     __ATOMIC_RELAXED);
     rcgc_verify_heap();
 }
 

@@ -49,19 +49,21 @@ extern "C" {
  * (docs/design/objects.md, O2). The payload stays 16-byte aligned because
  * the header is 16 bytes; a 16-byte payload makes a 32-byte block. */
 typedef struct rcgc__header {
-    /* Owning heap's id (a thread's heap, 1 .. RCGC__MAX_HEAPS); 0 once the
-     * counts are merged into `shared` (or the object is immortal). Written
-     * by the owner (or by the holder of the owner's heap lock), read by
-     * every thread: relaxed atomic loads, because a stale value is harmless
-     * (see refcount.md, R3). */
-    uint16_t owner;
-    /* The owner's count in the low 15 bits (RCGC__LOCAL_COUNT), and
-     * RCGC__LOCAL_STORED, set when the owner stored the object into a slot
-     * (objects.md, O14). Only the thread holding the owning heap's token
-     * writes it (refcount.md, R1); the background collector reads it for
-     * its estimate (relaxed atomics on both sides, cycles.md C4). When the
-     * count would wrap, half of it moves to `shared` (R10). */
-    uint16_t local;
+    /* The owner word: the owning heap's id in the low 16 bits (a thread's
+     * heap, 1 .. RCGC__MAX_HEAPS; 0 once the counts are merged into
+     * `shared`, or once the owner made the object immortal), and the
+     * owner's count in the high 16: 15 bits of count (RCGC__LOCAL_COUNT)
+     * and RCGC__LOCAL_STORED, set when the owner stored the object into a
+     * slot (objects.md, O14). One 32-bit word, always accessed whole: the
+     * owner's increment and decrement are a load and a store of it, which
+     * the processor forwards from store to load at no cost (16-bit halves
+     * were not: 4.6 against 0.6 ns per pair, objects.md O2). Written only
+     * by the thread holding the owning heap's token (refcount.md, R1, R3),
+     * read by every thread (the owner id, relaxed: a stale value is
+     * harmless, R3) and by the background collector (the count, for its
+     * estimate, C4): relaxed atomics. When the count would wrap, half of it
+     * moves to `shared` (R10). */
+    uint32_t ol;
     /* Shared count times 4, plus RCGC__SHARED_MERGED (bit 1) and
      * RCGC__SHARED_QUEUED (bit 0). Atomic: every non-owner counts here.
      * A count past RCGC__SHARED_HIGH makes the object immortal (R10). */
@@ -85,9 +87,14 @@ typedef struct rcgc__header {
  * rcgc__shared_high, which makes the object immortal long before the word
  * could wrap (refcount.md, R10). */
 #define RCGC__SHARED_HIGH (1 << 29)
-/* `local`'s parts (O14, R10). */
+/* The owner word's parts: the owner id in the low half, the local part
+ * (count and STORED, O14, R10) in the high half. */
+#define RCGC__OL_OWNER 0xFFFFu
+#define RCGC__OL_ONE 0x10000u
 #define RCGC__LOCAL_COUNT 0x7FFF
 #define RCGC__LOCAL_STORED 0x8000
+/* gc_index of a young object in its heap's window, in no table (C15). */
+#define RCGC__IN_WINDOW 0xFFFFFFFEu
 /* Heap ids fit the header's 16-bit owner field; 0xFFFF is never one. */
 #define RCGC__MAX_HEAPS 65534
 
@@ -170,13 +177,18 @@ typedef struct rcgc__heap_fast {
     /* The young table (cycles.md, C1): young[0 .. young_n). */
     struct rcgc__header **young;
     uint32_t young_n;
-    /* The inline path adds a tracked object only while young_n <
-     * young_lim. The library keeps young_lim at most the table's capacity
-     * and at most the count at which the next young collection is due
-     * (O13), and sets it to 0 whenever it must decide again. */
-    uint32_t young_lim;
     /* young_n as other threads may read it (relaxed atomic stores). */
     uint32_t young_gauge;
+    /* The young window (cycles.md, C15): tracked objects the inline path
+     * made since the window opened and that are still young and in no
+     * table (gc_index RCGC__IN_WINDOW). Token holder; relaxed atomic
+     * accesses, since rcgc_get_count reads it on other threads. */
+    uint32_t window_n;
+    /* The inline path adds a tracked object only while window_n <
+     * window_lim: the library keeps it at most the count at which the
+     * next young collection is due (O13), and sets it to 0 whenever it
+     * must decide again. */
+    uint32_t window_lim;
     /* Between rcgc_blocking_begin and rcgc_blocking_end. */
     uint8_t in_blocking;
     /* Objects and bytes allocated: statistics with one writer, read by
@@ -217,8 +229,14 @@ static inline RCGC__ALWAYS_INLINE rcgc__header *rcgc__hdr(const void *obj)
  * which both paths treat the object the same (refcount.md, R3). */
 static inline RCGC__ALWAYS_INLINE int rcgc__is_owner(const rcgc__header *h)
 {
-    return __atomic_load_n(&h->owner, __ATOMIC_RELAXED) ==
+    return (__atomic_load_n(&h->ol, __ATOMIC_RELAXED) & RCGC__OL_OWNER) ==
            rcgc__tls_self.heap_id;
+}
+
+/* The count part of an owner word. */
+static inline RCGC__ALWAYS_INLINE uint32_t rcgc__ol_count(uint32_t w)
+{
+    return (w >> 16) & RCGC__LOCAL_COUNT;
 }
 
 /* refcount.md R9: whether a non-owner may count on `shared` inline: the
@@ -242,8 +260,9 @@ static inline RCGC__ALWAYS_INLINE int rcgc__nonowner_inline(const void *obj, con
  * with its checks and diagnostics). Taken when the thread is attached and
  * outside a blocking region, nothing is asked of it at a safepoint, the
  * type is valid and in the heap's type cache, the payload fits a fast
- * class whose current page has a block, and, for a tracked type, the young table has room and no young
- * collection is due. The payload is not cleared here. C99 inline, as
+ * class whose current page has a block, and, for a tracked type, no
+ * young collection is due. A tracked object joins the heap's young
+ * window, not its table (cycles.md C15). The payload is not cleared here. C99 inline, as
  * rcgc_alloc below (an inline definition may call only functions with
  * external linkage); the library emits and exports its definition. */
 inline RCGC__ALWAYS_INLINE void *rcgc__alloc_small(const struct rcgc_type *type, size_t size)
@@ -263,8 +282,8 @@ inline RCGC__ALWAYS_INLINE void *rcgc__alloc_small(const struct rcgc_type *type,
     if (pg == NULL || hp->type_key[ts] != type ||
         (__atomic_load_n(&t->pending, __ATOMIC_RELAXED) | hp->in_blocking) != 0)
         return NULL;
-    uint32_t n = hp->young_n;
-    if (tracked && n >= hp->young_lim)
+    uint32_t n = __atomic_load_n(&hp->window_n, __ATOMIC_RELAXED);
+    if (tracked && n >= hp->window_lim)
         return NULL;
     char *b = (char *)pg->free;
     if (b != NULL) {
@@ -281,8 +300,7 @@ inline RCGC__ALWAYS_INLINE void *rcgc__alloc_small(const struct rcgc_type *type,
      * with relaxed atomic stores, because a collection on another thread
      * may read them in any block of a page (cycles.md, C3). */
     rcgc__header *h = (rcgc__header *)(void *)b;
-    h->owner = (uint16_t)t->heap_id;
-    h->local = 1;
+    h->ol = t->heap_id | RCGC__OL_ONE;
     h->shared = 0;
     h->type_id = hp->type_id[ts];
     uint16_t bits = (uint16_t)(((unsigned)RCGC__MAGIC_LIVE << RCGC__MAGIC_SHIFT) |
@@ -292,11 +310,10 @@ inline RCGC__ALWAYS_INLINE void *rcgc__alloc_small(const struct rcgc_type *type,
                                     : 0u));
     __atomic_store_n(&h->gc_bits, bits, __ATOMIC_RELAXED);
     if (tracked) {
-        __atomic_store_n(&h->gc_index, n, __ATOMIC_RELAXED);
-        hp->young[n] = h;
-        hp->young_n = n + 1;
-        /* Relaxed: a gauge for other threads' estimates. */
-        __atomic_store_n(&hp->young_gauge, n + 1, __ATOMIC_RELAXED);
+        /* C15: young, in the window (its page is listed there). Relaxed
+         * store of the count: read as a gauge on other threads. */
+        __atomic_store_n(&h->gc_index, RCGC__IN_WINDOW, __ATOMIC_RELAXED);
+        __atomic_store_n(&hp->window_n, n + 1, __ATOMIC_RELAXED);
     } else {
         __atomic_store_n(&h->gc_index, UINT32_MAX, __ATOMIC_RELAXED);
     }
@@ -335,17 +352,19 @@ static inline RCGC__ALWAYS_INLINE void rcgc_incref(void *obj)
     if (obj == NULL)
         return;
     rcgc__header *h = rcgc__hdr(obj);
-    if (RCGC__LIKELY(rcgc__is_owner(h))) {
-        /* Owner-only field (refcount.md, R1): a relaxed load and store,
-         * not a locked add; atomic only because the background collector
-         * reads it (cycles.md, C4). A count that would wrap past 2^15 - 1
-         * goes to rcgc__local_overflow, unchanged: half of the references
-         * move to the shared count (R10). */
-        uint16_t n = (uint16_t)(__atomic_load_n(&h->local, __ATOMIC_RELAXED) + 1);
-        if (RCGC__UNLIKELY((n & RCGC__LOCAL_COUNT) == 0))
+    /* Relaxed: the owner id, as rcgc__is_owner. */
+    uint32_t w = __atomic_load_n(&h->ol, __ATOMIC_RELAXED);
+    if (RCGC__LIKELY((w & RCGC__OL_OWNER) == rcgc__tls_self.heap_id)) {
+        /* Owner-only word (refcount.md, R1): a relaxed load and store,
+         * not a locked add; atomic only because other threads read it
+         * (the owner id, the collector's estimate, C4). A count that would
+         * wrap past 2^15 - 1 goes to rcgc__local_overflow, unchanged: half
+         * of the references move to the shared count (R10). */
+        uint32_t n = w + RCGC__OL_ONE;
+        if (RCGC__UNLIKELY(rcgc__ol_count(n) == 0))
             rcgc__local_overflow(obj);
         else
-            __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
+            __atomic_store_n(&h->ol, n, __ATOMIC_RELAXED);
         return;
     }
     if (RCGC__LIKELY(rcgc__nonowner_inline(obj, h))) {
@@ -365,13 +384,15 @@ static inline RCGC__ALWAYS_INLINE void rcgc_decref(void *obj)
     if (obj == NULL)
         return;
     rcgc__header *h = rcgc__hdr(obj);
-    if (RCGC__LIKELY(rcgc__is_owner(h))) {
-        /* An owned object always has local >= 1 (the merge at zero gives up
-         * ownership), so this cannot wrap (refcount.md, R2). Relaxed load
-         * and store, as in rcgc_incref. */
-        uint16_t n = (uint16_t)(__atomic_load_n(&h->local, __ATOMIC_RELAXED) - 1);
-        __atomic_store_n(&h->local, n, __ATOMIC_RELAXED);
-        if (RCGC__UNLIKELY((n & RCGC__LOCAL_COUNT) == 0))
+    /* Relaxed: as in rcgc_incref. */
+    uint32_t w = __atomic_load_n(&h->ol, __ATOMIC_RELAXED);
+    if (RCGC__LIKELY((w & RCGC__OL_OWNER) == rcgc__tls_self.heap_id)) {
+        /* An owned object always has a count >= 1 (the merge at zero gives
+         * up ownership), so this cannot borrow from the owner id
+         * (refcount.md, R2). Relaxed load and store, as in rcgc_incref. */
+        uint32_t n = w - RCGC__OL_ONE;
+        __atomic_store_n(&h->ol, n, __ATOMIC_RELAXED);
+        if (RCGC__UNLIKELY(rcgc__ol_count(n) == 0))
             rcgc__local_zero(obj);
         return;
     }
@@ -412,8 +433,8 @@ static inline RCGC__ALWAYS_INLINE void *rcgc_load(void *const *slot)
  * to the load of the bits. */
 static inline RCGC__ALWAYS_INLINE int rcgc__private_store(const rcgc__header *h)
 {
-    return __atomic_load_n(&h->owner, __ATOMIC_RELAXED) == rcgc__tls_self.heap_id &&
-           __atomic_load_n(&h->local, __ATOMIC_RELAXED) == 1 &&
+    return __atomic_load_n(&h->ol, __ATOMIC_RELAXED) ==
+               (rcgc__tls_self.heap_id | RCGC__OL_ONE) &&
            __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE) == 0 &&
            (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) &
             (RCGC__GEN_MASK | RCGC__BIT_ESCAPED | RCGC__BIT_HAS_WEAKREFS)) == 0;
@@ -426,18 +447,15 @@ static inline RCGC__ALWAYS_INLINE void rcgc__incref_stored(void *value)
     if (value == NULL)
         return;
     rcgc__header *h = rcgc__hdr(value);
-    if (RCGC__LIKELY(rcgc__is_owner(h))) {
-        /* As rcgc_incref's owner path (R1, R10). */
-        uint16_t v = __atomic_load_n(&h->local, __ATOMIC_RELAXED);
-        uint16_t n = (uint16_t)(v + 1);
-        if (RCGC__UNLIKELY((n & RCGC__LOCAL_COUNT) == 0)) {
+    /* Relaxed: as in rcgc_incref, whose owner path this is (R1, R10). */
+    uint32_t w = __atomic_load_n(&h->ol, __ATOMIC_RELAXED);
+    if (RCGC__LIKELY((w & RCGC__OL_OWNER) == rcgc__tls_self.heap_id)) {
+        uint32_t n = w + RCGC__OL_ONE;
+        if (RCGC__UNLIKELY(rcgc__ol_count(n) == 0)) {
             rcgc__local_overflow(value);
-            n = __atomic_load_n(&h->local, __ATOMIC_RELAXED);
-            if (!(n & RCGC__LOCAL_STORED))
-                __atomic_store_n(&h->local, (uint16_t)(n | RCGC__LOCAL_STORED), __ATOMIC_RELAXED);
-        } else {
-            __atomic_store_n(&h->local, (uint16_t)(n | RCGC__LOCAL_STORED), __ATOMIC_RELAXED);
+            n = __atomic_load_n(&h->ol, __ATOMIC_RELAXED);
         }
+        __atomic_store_n(&h->ol, n | ((uint32_t)RCGC__LOCAL_STORED << 16), __ATOMIC_RELAXED);
         return;
     }
     rcgc_incref(value);
