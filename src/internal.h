@@ -288,8 +288,12 @@ typedef struct rcgc__heap {
 
     /* Young generation (young.c): token holder only. The table, its size,
      * the inline path's limit and the gauge that mirrors the size for
-     * readers on other threads (relaxed) are in `fast`. */
+     * readers on other threads (relaxed) are in `fast`. young_spare: a
+     * table a collection took and gave back, kept for the next growth
+     * (C15). */
     uint32_t young_cap;
+    uint32_t young_spare_cap;
+    rcgc__header **young_spare;
     bool in_young;                /* a young collection is running */
     /* Young collections trigger at threshold0 << young_shift: the shift
      * grows while they find almost nothing and falls back to 0 when they

@@ -454,6 +454,7 @@ void rcgc_threads_shutdown(void)
         pthread_mutex_destroy(&heap->qlock);
         free(heap->q);
         free(heap->fast.young); /* objects still young at shutdown stay allocated */
+        free(heap->young_spare);
         free(heap->revived);
         rcgc_pages_release(heap);
         free(heap);
