@@ -891,38 +891,40 @@ which then repairs the count (adds the one back and queues, under the
 QUEUED protocol of R4); this needs the R4/R6 argument extended to a shared
 count that is transiently one below its floor, which the owner's merge
 already tolerates for queued objects.""",
-    "bt": """Young collections cost this workload nothing: survivors age in the
-young table (cycles.md C12), and automatic young collections are skipped
-while no store could have closed a cycle (C13; every store here goes into
-the node just allocated), so the background collector stays idle. What
-remains is per object, on the mutators. This session's changes, each
-measured alternating the old and the new library: the allocation inline
-in the caller (objects.md O13a: 97 to about 45 instructions per object,
-user CPU -11% at depth 19); a 16-byte header (O2: a node is a 32-byte
-block like glibc's instead of 48, -9% wall at depth 19); the fast paths
-`always_inline` (at -O2 GCC had called them from the recursive `make`);
-pages from the library's own mmap'd segments (O10, -2.4% at depth 21);
-and the owner's private stores (O14): the owner of an object whose only
-reference it holds, and that no slot ever held, stores into its slots
-with a load and a store instead of the locked exchange, which had taken
-half of the samples of the tree-building function (-15% wall at 19 and
-about -25% at 21). Where the time goes now (profile below): building the
-tree (`new_node`: the header stores into a new block, the young-table
-entry, the C13 edge test), the death path (`release_plain_slot` and the
-dealloc loop: a traverse call per node and a visit call per slot, the
-contract's traverse being the only way to find the slots) and reading the
-tree (`count`, the program's own). **Proposed change**, measured by
-leaving objects out of the young table altogether (incorrect, for the
-measurement only: 1.50 to 1.25 s at depth 19): (a) src/young.c, a
-*window*: objects allocated by the inline path since the last young
-collection that examined them are not entered in the table (their
-gc_index says so, and their pages are listed); a young collection, a
-promotion or the gathering pause enters them by walking the listed pages
-(a header test per block), while automatic collections that C13 skips
-leave them in the window; a death of a window object then costs nothing
-in the table. Also measured and not kept: a software prefetch of the
-next block in the allocation path (no change; the hardware prefetcher
-already follows the bump pointer).""",
+    "bt": """Young collections cost this workload nothing: automatic young
+collections are skipped while no store could have closed a cycle (C13;
+every store here goes into the node just allocated), so the background
+collector stays idle. What remains is per object, on the mutators. This
+session's changes, each measured alternating the old and the new library:
+the allocation inline in the caller (objects.md O13a: 97 to about 45
+instructions per object); a 16-byte header (O2: a node is a 32-byte block
+like glibc's instead of 48); the fast paths `always_inline` (at -O2 GCC had
+called them from the recursive `make`); pages from the library's own
+mmap'd segments (O10); the owner's private stores (O14): the owner of an
+object whose only reference it holds, and that no slot ever held, stores
+into it with a load and a store instead of the locked exchange, which had
+taken half of the samples of the tree-building function; the young window
+(cycles.md C15): objects the inline path makes join a per-heap window
+instead of the young table, so building and dropping a tree writes no
+table entries and removes none; and the owner id and count in one 32-bit
+word (O2), which the processor forwards from store to load (as two 16-bit
+fields an owner pair cost 4.6 ns instead of 0.6). Binary-trees 19x2 went
+from about 2.2 s to 1.34 s over these, against 1.70 s for glibc malloc and
+2.66 s for bdwgc in the same runs. Where the time goes now (profile
+below): building the tree (`new_node`: the header stores into a new block,
+the C13 edge test, the private-store test), the death path
+(`release_plain_slot` and the dealloc loop: a traverse call per node and a
+visit call per slot, the contract's traverse being the only way to find
+the slots) and reading the tree (`count`, the program's own). mimalloc
+remains about three times faster: its node is 16 bytes (no header) and its
+free is a push onto a page-local list with no count to read. **Proposed
+change** (src/objects.c): let the dealloc loop free a plain dead child as
+its visitor finds it when the child's own slots hold nothing (the leaves,
+half of a binary tree's nodes), instead of linking it and popping it again:
+the link's store and load and a turn of the loop saved per leaf (the
+child's traverse still has to run to find its slots empty). Also
+measured and not kept: a software prefetch of the next block in the allocation path (no
+change; the hardware prefetcher already follows the bump pointer).""",
     "contract": """The held-out program does the same work as bench/binarytrees.c through
 the public API only (every thread takes every n-th tree of each depth),
 and its time and profile match the in-tree program's: the causes and the
@@ -969,14 +971,17 @@ one with trial deletion examines up to threshold0 << 5 aged objects plus
 the new ones (C12), a few milliseconds at worst (the trace shows one of
 70,000 objects taking 3.75 ms while the heap is built); (2) the gathering
 pause of `rcgc_collect(2)`, which promotes the young tables of the other
-threads inside the pause (about 10 ns per aged object); (3) a component of
+threads inside the pause (about 10 ns per aged object), and since the young
+window (cycles.md C15) first closes their windows there, a header test per
+block of the pages each window lists; (3) a component of
 garbage larger than a slice is confirmed whole. **Proposed changes:** (a)
 src/young.c: let the young trial poll, by keeping its members' table
 positions valid while the thread parks (a pause must then neither drain
 the heap's merge queue nor promote its table) and re-reading counts after
 it; (b) src/cycles.c `gather_everything`: ask each running thread to
 promote its own table at its next safepoint (a handshake, not a pause) and
-stop the world only for what was allocated since; (c) split a large
+stop the world only for what was allocated since (which would take the
+window's closing out of the pause as well); (c) split a large
 component by confirming its members' external counts incrementally.""",
     "slowdown": """Two parts, told apart by the mutator thread's CPU time (last column of
 the table). (1) CPU time lost to the collector: while detection runs, the
