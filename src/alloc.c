@@ -278,7 +278,7 @@ static void set_cur(rcgc__heap *heap, int cls, rcgc_page *pg)
 /* C15: calls fn(heap, h, ctx) (unless fn is NULL: the window is known to
  * be empty) for every object of the heap's young window (a
  * block below its page's bump pointer, live, young, with gc_index
- * RCGC_IN_WINDOW: blocks freed since carry the dead magic, blocks made
+ * a window index (rcgc_in_window): blocks freed since carry the dead magic, blocks made
  * again by the general path a table index). Token holder. The headers read are of the
  * heap's own pages, which stay mapped until shutdown. */
 void rcgc_window_scan(rcgc__heap *heap, void (*fn)(rcgc__heap *, rcgc__header *, void *),
@@ -293,10 +293,17 @@ void rcgc_window_scan(rcgc__heap *heap, void (*fn)(rcgc__heap *, rcgc__header *,
             uint32_t bits = __atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED);
             if ((bits >> RCGC_MAGIC_SHIFT) == RCGC_MAGIC_LIVE &&
                 (bits & (RCGC_GEN_MASK | RCGC_BIT_TRACKED)) == RCGC_BIT_TRACKED &&
-                rcgc_index_get(h) == RCGC_IN_WINDOW)
+                rcgc_in_window(rcgc_index_get(h)))
                 fn(heap, h, ctx);
         }
     }
+}
+
+/* C15: whether the block lies in a page the heap's window lists. Token
+ * holder. */
+bool rcgc_window_holds(const rcgc__heap *heap, const void *block)
+{
+    return page_of(block)->window_epoch == heap->window_epoch;
 }
 
 /* C15: empties the window's list and opens a new window, listing the
@@ -304,6 +311,7 @@ void rcgc_window_scan(rcgc__heap *heap, void (*fn)(rcgc__heap *, rcgc__header *,
 void rcgc_window_reopen(rcgc__heap *heap)
 {
     heap->window_npages = 0;
+    heap->fast.window_seq = 0;
     /* A new epoch. Pages start at 0, which no window has; when the counter
      * wraps, every page of the heap goes back to 0 so that none can be
      * taken for listed. */

@@ -178,8 +178,16 @@ void rcgc_young_check(const char *call, const rcgc__heap *heap, const rcgc__head
     if (!rcgc_is_young((rcgc__header *)h))
         return;
     uint32_t i = rcgc_index_get(h);
-    if (i == RCGC_NO_INDEX || i == RCGC_IN_WINDOW)
+    if (i == RCGC_NO_INDEX)
         return;
+    if (rcgc_in_window(i)) {
+        /* C15: a place the current window has handed out. */
+        if (i - RCGC__WINDOW_BASE >= heap->fast.window_seq)
+            rcgc_fatal(call, rcgc_payload((rcgc__header *)h),
+                       "internal: young window of heap %u corrupt (place %u of %u)", heap->id,
+                       i - RCGC__WINDOW_BASE, heap->fast.window_seq);
+        return;
+    }
     if (i >= heap->fast.young_n || heap->fast.young[i] != h)
         rcgc_fatal(call, rcgc_payload((rcgc__header *)h),
                    "internal: young table of heap %u corrupt (index %u of %u)", heap->id, i,
@@ -210,10 +218,10 @@ static void verify_young(const rcgc__heap *heap, uint32_t i)
 }
 
 /* The same for an object of the heap's young window (C15), whose index is
- * RCGC_IN_WINDOW; ctx counts them. */
+ * a window index (C15, not checked against a table); ctx counts them. */
 static void verify_window(rcgc__heap *heap, rcgc__header *h, void *ctx)
 {
-    verify_young_object(heap, h, RCGC_IN_WINDOW);
+    verify_young_object(heap, h, rcgc_index_get(h));
     ++*(uint32_t *)ctx;
 }
 

@@ -108,6 +108,10 @@ static void table_add(table *t, int gen, rcgc__header *h)
 {
     if (t->n == t->cap) {
         uint32_t cap = t->cap ? t->cap * 2 : 1024;
+        /* Indices from RCGC__WINDOW_BASE on are the young window's (C15):
+         * a generation holds fewer objects (2^31, 16 GiB of pointers). */
+        if (cap > RCGC__WINDOW_BASE)
+            fatal_oom("a generation table past 2^31 objects");
         rcgc__header **a = realloc(t->a, cap * sizeof *a);
         if (a == NULL)
             fatal_oom("a generation table");

@@ -95,7 +95,11 @@ static inline bool rcgc_fault_fail(void)
 #define RCGC_BIT_HOOKS 0x400u     /* type has finalize or destroy (O12) */
 #define RCGC_BIT_MALLOCED 0x800u   /* memory from malloc, not a page (O10) */
 #define RCGC_NO_INDEX UINT32_MAX  /* gc_index of an object in no table */
-#define RCGC_IN_WINDOW RCGC__IN_WINDOW /* young, in its heap's window (C15) */
+/* Whether a gc_index is that of an object in its heap's window (C15). */
+static inline bool rcgc_in_window(uint32_t i)
+{
+    return i >= RCGC__WINDOW_BASE && i != UINT32_MAX;
+}
 #define RCGC_MAGIC_SHIFT 12       /* the top four bits of gc_bits */
 #define RCGC_MAGIC_LIVE 0xAu
 #define RCGC_MAGIC_DEAD 0x5u
@@ -531,6 +535,7 @@ static inline int rcgc_young_add(rcgc__heap *heap, rcgc__header *h)
     rcgc_index_set(h, heap->fast.young_n);
     heap->fast.young[heap->fast.young_n++] = h;
     rcgc_young_gauge(heap);
+    heap->fast.table_ordered = 0; /* C15: it may be newer than the window */
     return 0;
 }
 /* Takes h out of the young table, if it is young and in it (called by the
@@ -550,7 +555,7 @@ static inline void rcgc_young_remove_known(rcgc__heap *heap, rcgc__header *h)
     uint32_t i = rcgc_index_get(h);
     if (i == RCGC_NO_INDEX)
         return;
-    if (i == RCGC_IN_WINDOW) {
+    if (rcgc_in_window(i)) {
         /* C15: out of the window. Its count, and the aged part of it,
          * shrink; as for an aged table entry, the inline path's limit
          * comes down with the aged part (never below zero). Relaxed: the
@@ -597,6 +602,7 @@ void rcgc_window_close(rcgc__heap *heap);
 void rcgc_window_scan(rcgc__heap *heap, void (*fn)(rcgc__heap *, rcgc__header *, void *),
                       void *ctx);
 void rcgc_window_reopen(rcgc__heap *heap);
+bool rcgc_window_holds(const rcgc__heap *heap, const void *block);
 /* The whole table to generation 1 at once; `stopped`: in a pause. */
 void rcgc_young_promote_all(rcgc__heap *heap, bool stopped);
 /* The calling thread's own table, from its end, with safepoints between

@@ -93,10 +93,22 @@ static inline void *object_init(rcgc__heap *heap, rcgc__header *h, uint16_t type
      * made (cycles.md, C3); it only compares them. */
     __atomic_store_n(&h->gc_bits, (uint16_t)(bits | (from_malloc ? RCGC_BIT_MALLOCED : 0u)),
                      __ATOMIC_RELAXED);
-    if (bits & RCGC_BIT_TRACKED) {
+    if ((bits & RCGC_BIT_TRACKED) && !from_malloc &&
+        heap->fast.window_seq <= RCGC__WINDOW_SEQ_MAX && rcgc_window_holds(heap, h)) {
+        /* C15: a block of a page the window lists joins the window, as
+         * the inline path's objects do, with its place in the window's
+         * allocation order (C13 then orders its edges exactly). */
+        rcgc_index_set(h, RCGC__WINDOW_BASE + heap->fast.window_seq++);
+        /* Relaxed: the window count is a gauge for other threads. */
+        __atomic_store_n(&heap->fast.window_n,
+                         __atomic_load_n(&heap->fast.window_n, __ATOMIC_RELAXED) + 1,
+                         __ATOMIC_RELAXED);
+    } else if (bits & RCGC_BIT_TRACKED) {
         rcgc_index_set(h, heap->fast.young_n);
         heap->fast.young[heap->fast.young_n++] = h;
         rcgc_young_gauge(heap);
+        /* C15: newer than the window's objects: no longer ordered. */
+        heap->fast.table_ordered = 0;
     } else {
         rcgc_index_set(h, RCGC_NO_INDEX);
     }
@@ -139,6 +151,10 @@ static __attribute__((noinline)) void *alloc_general(const rcgc_type *type, size
         return NULL;
     }
     rcgc_safepoint();
+    /* C15: a window whose allocation order ran out is closed (once every
+     * 2^31 objects the inline path makes). */
+    if (heap->fast.window_seq > RCGC__WINDOW_SEQ_MAX)
+        rcgc_window_close(heap);
     /* Young collection, at this safepoint, before the new object exists
      * (cycles.md, C1). Not from inside a collection's own reclaim. */
     if (type->traverse != NULL && young_due(heap) &&

@@ -59,6 +59,7 @@ static rcgc__heap *heap_new(void)
         return NULL;
     heap->id = i + 1;
     heap->window_epoch = 1; /* pages start at 0 (C15) */
+    heap->fast.table_ordered = 1; /* an empty table (C15) */
     pthread_mutex_init(&heap->qlock, NULL);
     chunk[i % RCGC_HEAP_CHUNK] = heap;
     rcgc_world.nheaps = i + 1;
@@ -153,10 +154,15 @@ static void attach_finish(rcgc__heap *heap)
 {
     rcgc__tls_self.heap = heap;
     rcgc__tls_self.heap_id = heap->id;
-    /* C13: nothing known of the adopted heap's young objects' edges. */
+    /* C13: nothing known of the adopted heap's young objects' edges, if
+     * it has any (a heap is pooled with none: detach promotes them); none
+     * to know of a heap without. Relaxed load: our own gauge now. */
     rcgc__tls_self.last_alloc = NULL;
     rcgc__tls_self.prev_alloc = NULL;
-    rcgc__tls_self.young_upward |= RCGC__EDGE_ANY;
+    if (heap->fast.young_n != 0 || __atomic_load_n(&heap->fast.window_n, __ATOMIC_RELAXED) != 0)
+        rcgc__tls_self.young_upward |= RCGC__EDGE_ANY;
+    else
+        rcgc__tls_self.young_upward = 0;
     heap->fast.in_blocking = false;
     /* O13: the adopter decides the inline path's limit itself. */
     rcgc_young_relimit(heap);

@@ -113,8 +113,10 @@ void rcgc_window_close(rcgc__heap *heap)
     uint32_t n = __atomic_load_n(&heap->fast.window_n, __ATOMIC_RELAXED);
     if (n == 0 && heap->window_npages <= RCGC__FAST_CLASSES) {
         /* Nothing to enter, and the list holds at most the current pages:
-         * the window stays open as it is. */
+         * the window stays open as it is, its order starting again. */
         heap->window_aged = 0;
+        heap->fast.window_seq = 0;
+        heap->fast.table_ordered = 1; /* no window object to be older than */
         return;
     }
     /* Into the table; promoted instead when it cannot grow (always safe:
@@ -129,6 +131,9 @@ void rcgc_window_close(rcgc__heap *heap)
     /* Relaxed: as above. */
     __atomic_store_n(&heap->fast.window_n, 0, __ATOMIC_RELAXED);
     heap->window_aged = 0;
+    /* The table now holds every young object made before the new window
+     * (C13, C15). */
+    heap->fast.table_ordered = 1;
     rcgc_young_relimit(heap);
     rcgc_young_gauge(heap);
     if (!table)

@@ -93,8 +93,12 @@ typedef struct rcgc__header {
 #define RCGC__OL_ONE 0x10000u
 #define RCGC__LOCAL_COUNT 0x7FFF
 #define RCGC__LOCAL_STORED 0x8000
-/* gc_index of a young object in its heap's window, in no table (C15). */
-#define RCGC__IN_WINDOW 0xFFFFFFFEu
+/* gc_index of a young object in its heap's window, in no table (C15):
+ * RCGC__WINDOW_BASE plus its place in the window's allocation order, at
+ * most RCGC__WINDOW_SEQ_MAX. Table indices stay below the base; 0xFFFFFFFF
+ * is RCGC_NO_INDEX. */
+#define RCGC__WINDOW_BASE 0x80000000u
+#define RCGC__WINDOW_SEQ_MAX 0x7FFFFFFEu
 /* Heap ids fit the header's 16-bit owner field; 0xFFFF is never one. */
 #define RCGC__MAX_HEAPS 65534
 
@@ -181,7 +185,7 @@ typedef struct rcgc__heap_fast {
     uint32_t young_gauge;
     /* The young window (cycles.md, C15): tracked objects the inline path
      * made since the window opened and that are still young and in no
-     * table (gc_index RCGC__IN_WINDOW). Token holder; relaxed atomic
+     * table (a gc_index from RCGC__WINDOW_BASE). Token holder; relaxed atomic
      * accesses, since rcgc_get_count reads it on other threads. */
     uint32_t window_n;
     /* The inline path adds a tracked object only while window_n <
@@ -189,6 +193,14 @@ typedef struct rcgc__heap_fast {
      * next young collection is due (O13), and sets it to 0 whenever it
      * must decide again. */
     uint32_t window_lim;
+    /* The next object's place in the window's allocation order (C15);
+     * the window is closed before it passes RCGC__WINDOW_SEQ_MAX. */
+    uint32_t window_seq;
+    /* C13, C15: 1 while every young object in the table is older than
+     * every object in the window (the table was last filled by closing
+     * the window); 0 once the library entered a young object into the
+     * table otherwise (a malloc'd object, a revived one). */
+    uint8_t table_ordered;
     /* Between rcgc_blocking_begin and rcgc_blocking_end. */
     uint8_t in_blocking;
     /* Objects and bytes allocated: statistics with one writer, read by
@@ -283,7 +295,8 @@ inline RCGC__ALWAYS_INLINE void *rcgc__alloc_small(const struct rcgc_type *type,
         (__atomic_load_n(&t->pending, __ATOMIC_RELAXED) | hp->in_blocking) != 0)
         return NULL;
     uint32_t n = __atomic_load_n(&hp->window_n, __ATOMIC_RELAXED);
-    if (tracked && n >= hp->window_lim)
+    uint32_t seq = hp->window_seq;
+    if (tracked && (n >= hp->window_lim || seq > RCGC__WINDOW_SEQ_MAX))
         return NULL;
     char *b = (char *)pg->free;
     if (b != NULL) {
@@ -310,9 +323,11 @@ inline RCGC__ALWAYS_INLINE void *rcgc__alloc_small(const struct rcgc_type *type,
                                     : 0u));
     __atomic_store_n(&h->gc_bits, bits, __ATOMIC_RELAXED);
     if (tracked) {
-        /* C15: young, in the window (its page is listed there). Relaxed
-         * store of the count: read as a gauge on other threads. */
-        __atomic_store_n(&h->gc_index, RCGC__IN_WINDOW, __ATOMIC_RELAXED);
+        /* C15: young, in the window (its page is listed there), with its
+         * place in the window's allocation order. Relaxed store of the
+         * count: read as a gauge on other threads. */
+        __atomic_store_n(&h->gc_index, RCGC__WINDOW_BASE + seq, __ATOMIC_RELAXED);
+        hp->window_seq = seq + 1;
         __atomic_store_n(&hp->window_n, n + 1, __ATOMIC_RELAXED);
     } else {
         __atomic_store_n(&h->gc_index, UINT32_MAX, __ATOMIC_RELAXED);
@@ -461,38 +476,71 @@ static inline RCGC__ALWAYS_INLINE void rcgc__incref_stored(void *value)
     rcgc_incref(value);
 }
 
+/* C13, C15: the direction of the edge obj -> value in allocation order,
+ * as one of RCGC__EDGE_*, for the calling thread's young collections.
+ * When both ends are the thread's own objects in its window, their places
+ * in it tell exactly (value newer: up; older: down; the same object:
+ * any). When one is in the window and the other the thread's own object
+ * outside it: an old object is in no cycle a young collection can find,
+ * so the edge sets nothing; a young one in the table is older than every
+ * window object while the heap's table_ordered says so. Otherwise the
+ * thread's latest two allocations tell when one of them is an end: the
+ * latest is newer than everything else, the one before it newer than
+ * everything but the latest. Any other edge may be either. */
+static inline RCGC__ALWAYS_INLINE uint32_t rcgc__edge(void *obj, void *value)
+{
+    const rcgc__header *oh = rcgc__hdr(obj), *vh = rcgc__hdr(value);
+    uint32_t id = rcgc__tls_self.heap_id;
+    /* Relaxed loads: our own objects' indices and bits (a young object's
+     * index and generation change only on its owner's thread, or while
+     * it is stopped), or, for another heap's, values only compared after
+     * the owner test. */
+    if ((__atomic_load_n(&oh->ol, __ATOMIC_RELAXED) & RCGC__OL_OWNER) == id &&
+        (__atomic_load_n(&vh->ol, __ATOMIC_RELAXED) & RCGC__OL_OWNER) == id) {
+        uint32_t oi = __atomic_load_n(&oh->gc_index, __ATOMIC_RELAXED);
+        uint32_t vi = __atomic_load_n(&vh->gc_index, __ATOMIC_RELAXED);
+        int ow = oi >= RCGC__WINDOW_BASE && oi != UINT32_MAX;
+        int vw = vi >= RCGC__WINDOW_BASE && vi != UINT32_MAX;
+        if (ow && vw)
+            return vi > oi   ? (uint32_t)RCGC__EDGE_UP
+                   : vi < oi ? (uint32_t)RCGC__EDGE_DOWN
+                             : (uint32_t)RCGC__EDGE_ANY;
+        if (ow || vw) {
+            const rcgc__header *other = ow ? vh : oh;
+            if ((__atomic_load_n(&other->gc_bits, __ATOMIC_RELAXED) & RCGC__GEN_MASK) != 0)
+                return 0;
+            if (((const rcgc__heap_fast *)(const void *)rcgc__tls_self.heap)->table_ordered)
+                return ow ? (uint32_t)RCGC__EDGE_DOWN : (uint32_t)RCGC__EDGE_UP;
+        }
+    }
+    /* The test order puts the commonest store first, the initialisation
+     * of the latest allocation (obj == a1); it decides exactly as "value
+     * == obj: any; value == a1: up; obj == a1: down; value == a2: up; obj
+     * == a2: down; else any" would. */
+    const void *a1 = rcgc__tls_self.last_alloc;
+    if (obj == a1)
+        return value == obj ? (uint32_t)RCGC__EDGE_ANY : (uint32_t)RCGC__EDGE_DOWN;
+    if (value == a1)
+        return RCGC__EDGE_UP;
+    const void *a2 = rcgc__tls_self.prev_alloc;
+    return value == obj  ? (uint32_t)RCGC__EDGE_ANY
+           : value == a2 ? (uint32_t)RCGC__EDGE_UP
+           : obj == a2   ? (uint32_t)RCGC__EDGE_DOWN
+                         : (uint32_t)RCGC__EDGE_ANY;
+}
+
 static inline RCGC__ALWAYS_INLINE void rcgc_store(void *obj, void **slot, void *value)
 {
     /* O14: decided before value's count changes (value may be obj). */
     int private_store = rcgc__private_store(rcgc__hdr(obj));
     /* The container needs no barrier bit: a young collection is kept sound
      * by the counts of the values moved (cycles.md, C6). C13: the edge's
-     * direction in allocation order, when the thread's latest two
-     * allocations tell it: a store of one of them into another object
-     * comes from an older object (the latest is newer than everything
-     * else, the one before it newer than everything but the latest), a
-     * store into one of them of another object points to an older one;
-     * any other store may be either. Only edges of both directions can
-     * close a cycle, so the next young collection has work only then.
-     * Plain thread-local accesses; written only when a bit is new. */
+     * direction in allocation order (rcgc__edge). Only edges of both
+     * directions can close a cycle, so the next young collection has work
+     * only then. Plain thread-local accesses; written only when a bit is
+     * new. */
     if (value != NULL) {
-        /* The test order puts the commonest store first, the
-         * initialisation of the latest allocation (obj == a1); it decides
-         * exactly as "value == obj: any; value == a1: up; obj == a1: down;
-         * value == a2: up; obj == a2: down; else any" would. */
-        const void *a1 = rcgc__tls_self.last_alloc;
-        uint32_t e;
-        if (RCGC__LIKELY(obj == a1)) {
-            e = value == obj ? (uint32_t)RCGC__EDGE_ANY : (uint32_t)RCGC__EDGE_DOWN;
-        } else if (value == a1) {
-            e = RCGC__EDGE_UP;
-        } else {
-            const void *a2 = rcgc__tls_self.prev_alloc;
-            e = value == obj  ? (uint32_t)RCGC__EDGE_ANY
-                : value == a2 ? (uint32_t)RCGC__EDGE_UP
-                : obj == a2   ? (uint32_t)RCGC__EDGE_DOWN
-                              : (uint32_t)RCGC__EDGE_ANY;
-        }
+        uint32_t e = rcgc__edge(obj, value);
         if (e & ~rcgc__tls_self.young_upward)
             rcgc__tls_self.young_upward |= e;
     }
