@@ -648,12 +648,20 @@ static void populate(node *x, int d)
  * examined by an automatic young collection, as one built bottom-up; an
  * edge of each direction together (here a 2-cycle) makes the next one
  * run, and it frees the cycle with what hangs from it. */
-static void test_young_topdown(void)
+/* The young generation emptied and its edge bits cleared, threshold0 at
+ * 64; returns the threshold to restore. */
+static uint32_t young_fresh(void)
 {
     uint32_t t0 = rcgc_get_threshold(0);
     rcgc_collect(2);
     rcgc_collect(0);
     CHECK_EQ(rcgc_set_threshold(0, 64), 0);
+    return t0;
+}
+
+static void test_young_topdown(void)
+{
+    uint32_t t0 = young_fresh();
     long before = destroyed;
     rcgc_stats s0 = stats_now();
     node *root = node_new(0);
@@ -707,10 +715,7 @@ static node *topdown(int d)
 
 static void test_young_window_order(void)
 {
-    uint32_t t0 = rcgc_get_threshold(0);
-    rcgc_collect(2);
-    rcgc_collect(0);
-    CHECK_EQ(rcgc_set_threshold(0, 64), 0);
+    uint32_t t0 = young_fresh();
     long before = destroyed;
     rcgc_stats s0 = stats_now();
     node *root = topdown(12);
