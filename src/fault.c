@@ -12,7 +12,9 @@
  *
  * Points are counted on every thread, the background collector's too, so
  * with more than one thread the n-th point is not always the same call:
- * the sweep over n covers the sites either way.
+ * the sweep over n covers the sites either way. A thread can also fail
+ * its own n-th point (rcgc_fault_set_local), for the sites one thread
+ * reaches while another may be allocating (a second thread's attach).
  */
 #define RCGC_FAULT_SOURCE 1 /* the real calls here: no renaming */
 #include "internal.h"
@@ -27,6 +29,9 @@
 static _Atomic uint64_t points, target;
 static _Atomic uint64_t threads, thread_target;
 static _Atomic uint64_t injected;
+/* The calling thread's own points (rcgc_fault_set_local): plain
+ * thread-local counters, nobody else reads them. */
+static _Thread_local uint64_t local_points, local_target;
 
 void rcgc_fault_set(uint64_t nth_alloc, uint64_t nth_thread)
 {
@@ -35,6 +40,15 @@ void rcgc_fault_set(uint64_t nth_alloc, uint64_t nth_thread)
     atomic_store_explicit(&injected, 0, memory_order_relaxed);
     atomic_store_explicit(&target, nth_alloc, memory_order_relaxed);
     atomic_store_explicit(&thread_target, nth_thread, memory_order_relaxed);
+}
+
+/* Points are still counted globally; this adds a target counted on the
+ * calling thread alone, so a test can fail one thread's n-th point
+ * whatever the other threads (the collector's) do meanwhile. */
+void rcgc_fault_set_local(uint64_t nth_alloc)
+{
+    local_points = 0;
+    local_target = nth_alloc;
 }
 
 uint64_t rcgc_fault_points(void)
@@ -60,7 +74,13 @@ static bool hit(_Atomic uint64_t *counter, _Atomic uint64_t *nth)
 
 bool rcgc_fault_fail(void)
 {
-    return hit(&points, &target);
+    bool fail = hit(&points, &target);
+    if (local_target != 0 && ++local_points == local_target && !fail) {
+        /* Relaxed: as in hit. */
+        atomic_fetch_add_explicit(&injected, 1, memory_order_relaxed);
+        fail = true;
+    }
+    return fail;
 }
 
 void *rcgc_fault_malloc(size_t n)

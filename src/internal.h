@@ -53,6 +53,9 @@ int rcgc_fault_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
  * (1-based; 0: none), or the n-th thread creation; how many points were
  * passed and how many failures injected since. */
 void rcgc_fault_set(uint64_t nth_alloc, uint64_t nth_thread);
+/* The same for the calling thread's own points only (0: none); counted
+ * in rcgc_fault_injected too. rcgc_fault_set does not reset it. */
+void rcgc_fault_set_local(uint64_t nth_alloc);
 uint64_t rcgc_fault_points(void);
 uint64_t rcgc_fault_injected(void);
 #ifndef RCGC_FAULT_SOURCE
@@ -389,6 +392,14 @@ typedef struct rcgc__world {
 
     /* Pause statistics (under world.lock). */
     uint64_t pauses, pause_total_ns, pause_max_ns;
+    /* S10: the longest time from a pause's request until every thread it
+     * waited for had stopped (time to safepoint), and the longest time one
+     * thread was held stopped (from its acknowledgement, or its wish to
+     * leave a blocking region, until it was let go). Under world.lock. */
+    uint64_t pause_ttsp_max_ns, pause_held_max_ns;
+    /* S10: when every thread of the pause in progress had stopped, and the
+     * longest time from then to a pause's end (the pause's own work). */
+    uint64_t pause_stopped_ns, pause_work_max_ns;
     /* Collection statistics (under world.lock). */
     rcgc_gen_stats gen[3];
 
