@@ -24,7 +24,11 @@
  *
  * Results (bench_util.h): `@ pause_max_ms` (rcgc_get_stats: the longest
  * stop-the-world pause of the whole run, building included;
- * `@ pause_max_build_ms` the longest of steps 1 alone), `@ pauses`
+ * `@ pause_max_build_ms` the longest of steps 1 alone), `@ pause_ttsp_max_ms`
+ * `@ pause_work_max_ms` and `@ pause_held_max_ms` (what pauses are made of:
+ * the longest time to safepoint, the longest time from every thread
+ * stopped to the pause's end, the longest time a thread was held stopped;
+ * rcgc_stats, safepoints.md S10), `@ pauses`
  * and `@ pause_mean_ms` (step 2), `@ gap_max_ms` and `@ gaps_over_1ms`
  * (the mutator's), `@ jitter_gap_max_ms` (step 3), `@ full_collections`
  * and `@ full_ms_max` (their duration, from the collection callbacks),
@@ -218,6 +222,10 @@ int main(int argc, char **argv)
            "(%.3f ms while building)\n",
            (unsigned long long)npauses, pause_mean_ms, (double)after.pause_max_ns / 1e6,
            (double)before.pause_max_ns / 1e6);
+    printf("  made of            longest time to safepoint %.3f ms, longest work with every "
+           "thread stopped %.3f ms; longest hold of a thread %.3f ms\n",
+           (double)after.pause_ttsp_max_ns / 1e6, (double)after.pause_work_max_ns / 1e6,
+           (double)after.pause_held_max_ns / 1e6);
     printf("mutator gaps         longest %.3f ms, %llu over 1 ms, %.0f iterations/s\n",
            (double)mutator_gaps.longest / 1e6, (unsigned long long)mutator_gaps.over_1ms,
            (double)mutator_gaps.iterations / seconds);
@@ -225,6 +233,9 @@ int main(int argc, char **argv)
            (double)base.longest / 1e6, (unsigned long long)base.over_1ms);
     bench_result("pause_max_ms", (double)after.pause_max_ns / 1e6);
     bench_result("pause_max_build_ms", (double)before.pause_max_ns / 1e6);
+    bench_result("pause_ttsp_max_ms", (double)after.pause_ttsp_max_ns / 1e6);
+    bench_result("pause_held_max_ms", (double)after.pause_held_max_ns / 1e6);
+    bench_result("pause_work_max_ms", (double)after.pause_work_max_ns / 1e6);
     bench_result("pauses", (double)npauses);
     bench_result("pause_mean_ms", pause_mean_ms);
     bench_result("gap_max_ms", (double)mutator_gaps.longest / 1e6);

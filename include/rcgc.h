@@ -356,6 +356,18 @@ typedef struct rcgc_stats {
      * have examined: they only aged those objects, or (at the limit)
      * promoted them without trial deletion (docs/design/cycles.md, C13). */
     uint64_t young_skipped;
+    /* What pauses are made of (docs/design/safepoints.md, S10); a pause in
+     * pause_max_ns runs from its request to its end. The longest time to
+     * safepoint: from a request until every thread the pause waited for
+     * had stopped (a late thread is still running, or waiting for a CPU).
+     * The longest hold: the longest time one thread was kept stopped, from
+     * its acknowledgement (or its call to leave a blocking region) until
+     * it ran again, its wake-up included: what a mutator experiences. The
+     * longest work: from the moment every thread had stopped to the
+     * pause's end, the part the collector's own work decides. */
+    uint64_t pause_ttsp_max_ns;
+    uint64_t pause_held_max_ns;
+    uint64_t pause_work_max_ns;
 } rcgc_stats;
 
 void rcgc_get_stats(rcgc_stats *out);

@@ -146,6 +146,8 @@ int rcgc_init(const rcgc_config *config)
     }
     rcgc_world.config = c;
     rcgc_world.pauses = rcgc_world.pause_total_ns = rcgc_world.pause_max_ns = 0;
+    rcgc_world.pause_ttsp_max_ns = rcgc_world.pause_held_max_ns = 0;
+    rcgc_world.pause_work_max_ns = 0;
     memset(rcgc_world.gen, 0, sizeof rcgc_world.gen);
     /* Relaxed: tunables, published by the release store of initialized. */
     atomic_store_explicit(&rcgc_world.gc_enabled, c.enabled, memory_order_relaxed);

@@ -152,6 +152,15 @@ void rcgc_qs_forget(rcgc__heap *heap)
 /* Entering and leaving the running state (S3, S4, S5)                   */
 /* ==================================================================== */
 
+/* S10: a thread held stopped since t0 runs again: the longest hold.
+ * Called with world.lock. */
+static void held_locked(uint64_t t0)
+{
+    uint64_t ns = rcgc_now_ns() - t0;
+    if (ns > rcgc_world.pause_held_max_ns)
+        rcgc_world.pause_held_max_ns = ns;
+}
+
 /* From BLOCKED (or SUSPENDED) to RUNNING; waits while the world is
  * stopped. Then takes the heap's own_lock and comes online. */
 void rcgc_enter_running(rcgc__heap *heap)
@@ -163,6 +172,7 @@ void rcgc_enter_running(rcgc__heap *heap)
                                                  memory_order_seq_cst,
                                                  memory_order_seq_cst)) {
         pthread_mutex_lock(&rcgc_world.lock);
+        uint64_t t0 = 0;
         for (;;) {
             /* Relaxed: under world.lock, which orders every status change here. */
             int s = atomic_load_explicit(&heap->status, memory_order_relaxed);
@@ -175,8 +185,12 @@ void rcgc_enter_running(rcgc__heap *heap)
                 break;
             }
             heap->wants_in = true;
+            if (t0 == 0)
+                t0 = rcgc_now_ns();
             pthread_cond_wait(&rcgc_world.resumed, &rcgc_world.lock);
         }
+        if (t0 != 0)
+            held_locked(t0);
         heap->wants_in = false;
         pthread_mutex_unlock(&rcgc_world.lock);
     }
@@ -242,9 +256,11 @@ static void park(rcgc__heap *heap)
     rcgc_qs_offline();
     pthread_mutex_lock(&rcgc_world.lock);
     if (ack_locked(heap, RCGC_PARKED)) {
+        uint64_t t0 = rcgc_now_ns();
         /* Relaxed: under world.lock (cond_wait reacquires it). */
         while (atomic_load_explicit(&heap->status, memory_order_relaxed) == RCGC_PARKED)
             pthread_cond_wait(&rcgc_world.resumed, &rcgc_world.lock);
+        held_locked(t0);
     }
     pthread_mutex_unlock(&rcgc_world.lock);
     rcgc_own_take(heap);
@@ -362,6 +378,11 @@ void rcgc_pause_begin(void)
     rcgc_qs_offline();
     while (rcgc_world.waiting > 0)
         pthread_cond_wait(&rcgc_world.acked, &rcgc_world.lock);
+    /* S10: every thread stopped: the time to safepoint. */
+    rcgc_world.pause_stopped_ns = rcgc_now_ns();
+    uint64_t ttsp = rcgc_world.pause_stopped_ns - rcgc_world.pause_start_ns;
+    if (ttsp > rcgc_world.pause_ttsp_max_ns)
+        rcgc_world.pause_ttsp_max_ns = ttsp;
     pthread_mutex_unlock(&rcgc_world.lock);
     rcgc_qs_online();
 }
@@ -385,7 +406,9 @@ void rcgc_pause_end(void)
                                   memory_order_seq_cst);
     }
     atomic_store_explicit(&rcgc_world.pause_active, 0, memory_order_seq_cst);
-    uint64_t ns = rcgc_now_ns() - rcgc_world.pause_start_ns;
+    uint64_t now = rcgc_now_ns(), ns = now - rcgc_world.pause_start_ns;
+    if (now - rcgc_world.pause_stopped_ns > rcgc_world.pause_work_max_ns)
+        rcgc_world.pause_work_max_ns = now - rcgc_world.pause_stopped_ns;
     rcgc_world.pauses++;
     rcgc_world.pause_total_ns += ns;
     if (ns > rcgc_world.pause_max_ns)

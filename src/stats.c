@@ -43,6 +43,9 @@ void rcgc_get_stats(rcgc_stats *out)
         s.pauses = rcgc_world.pauses;
         s.pause_total_ns = rcgc_world.pause_total_ns;
         s.pause_max_ns = rcgc_world.pause_max_ns;
+        s.pause_ttsp_max_ns = rcgc_world.pause_ttsp_max_ns;
+        s.pause_held_max_ns = rcgc_world.pause_held_max_ns;
+        s.pause_work_max_ns = rcgc_world.pause_work_max_ns;
         memcpy(s.gen, rcgc_world.gen, sizeof s.gen);
         pthread_mutex_unlock(&rcgc_world.lock);
         /* Relaxed: a statistic. */

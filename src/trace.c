@@ -200,10 +200,12 @@ size_t rcgc_stats_json(const rcgc_stats *stats, char *buf, size_t size)
         ",\"freed_objects\":%" PRIu64 ",\"finalized\":%" PRIu64 ",\"merges\":%" PRIu64
         ",\"queued\":%" PRIu64 ",\"pauses\":%" PRIu64 ",\"pause_total_ns\":%" PRIu64
         ",\"pause_max_ns\":%" PRIu64 ",\"threads_attached\":%" PRIu64 ",\"heaps\":%" PRIu64
-        ",\"young_skipped\":%" PRIu64 ",\"gen\":[%s,%s,%s]}",
+        ",\"young_skipped\":%" PRIu64 ",\"pause_ttsp_max_ns\":%" PRIu64
+        ",\"pause_held_max_ns\":%" PRIu64 ",\"pause_work_max_ns\":%" PRIu64
+        ",\"gen\":[%s,%s,%s]}",
         s.live_objects, s.live_bytes, s.allocated_objects, s.freed_objects, s.finalized,
         s.merges, s.queued, s.pauses, s.pause_total_ns, s.pause_max_ns,
-        (uint64_t)s.threads_attached, (uint64_t)s.heaps, s.young_skipped,
-        gens[0], gens[1], gens[2]);
+        (uint64_t)s.threads_attached, (uint64_t)s.heaps, s.young_skipped, s.pause_ttsp_max_ns,
+        s.pause_held_max_ns, s.pause_work_max_ns, gens[0], gens[1], gens[2]);
     return n < 0 ? 0 : (size_t)n;
 }

@@ -5,6 +5,8 @@
 #include "../src/internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,6 +92,61 @@ static void test_pause_stops_everyone(void)
     rcgc_get_stats(&s);
     CHECK(s.pauses >= PAUSES);
     CHECK(s.pause_max_ns > 0 && s.pause_total_ns >= s.pause_max_ns);
+}
+
+/* safepoints.md S10: what a pause is made of. The pauser (a helper
+ * thread) asks for a pause while this thread runs without polling; this
+ * thread sees the request in its pending word, runs on for LATE_NS before
+ * its safepoint, and the pauser then holds the world for WORK_NS. The
+ * statistics must show a time to safepoint of at least LATE_NS, work and
+ * a hold of at least WORK_NS, each within the longest pause. */
+enum { LATE_NS = 5000000, WORK_NS = 2000000 };
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *late_pauser(void *arg)
+{
+    (void)arg;
+    rcgc_thread_attach();
+    rcgc_pause_begin();
+    uint64_t t0 = mono_ns();
+    while (mono_ns() - t0 < WORK_NS)
+        ;
+    rcgc_pause_end();
+    rcgc_thread_detach();
+    return NULL;
+}
+
+static void test_pause_breakdown(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, late_pauser, NULL);
+    /* Relaxed: the pauser sets the bit after noting the pause's start
+     * (S3); we only wait for it, without polling. */
+    while (!(__atomic_load_n(&rcgc__tls_self.pending, __ATOMIC_RELAXED) & RCGC_PENDING_PAUSE))
+        ;
+    uint64_t t0 = mono_ns();
+    while (mono_ns() - t0 < LATE_NS)
+        ;
+    rcgc_safepoint(); /* parks until the pause ends */
+    rcgc_blocking_begin();
+    pthread_join(t, NULL);
+    rcgc_blocking_end();
+    rcgc_stats s = {.size = sizeof s};
+    rcgc_get_stats(&s);
+    printf("# pause breakdown: longest pause %" PRIu64 " ns, time to safepoint %" PRIu64
+           " ns, work %" PRIu64 " ns, hold %" PRIu64 " ns\n",
+           s.pause_max_ns, s.pause_ttsp_max_ns, s.pause_work_max_ns, s.pause_held_max_ns);
+    CHECK(s.pause_ttsp_max_ns >= LATE_NS);
+    CHECK(s.pause_work_max_ns >= WORK_NS);
+    CHECK(s.pause_held_max_ns >= WORK_NS);
+    CHECK(s.pause_max_ns >= LATE_NS + WORK_NS);
+    CHECK(s.pause_ttsp_max_ns <= s.pause_max_ns && s.pause_work_max_ns <= s.pause_max_ns);
 }
 
 /* A thread that stays in a blocking region for the whole test never delays
@@ -318,6 +375,7 @@ static void test_collect_drains_everyone(void)
 int main(void)
 {
     test_init();
+    test_pause_breakdown();
     test_pause_stops_everyone();
     test_blocked_never_delays();
     test_no_starvation();
