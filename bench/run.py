@@ -456,6 +456,77 @@ def perf_profile(cmd, bd, env=None, top=12):
     return "\n".join(lines)
 
 
+def cachegrind_counts(cmd, bd):
+    """Runs cmd under valgrind's cachegrind (cache simulation on) and
+    returns (totals, per-function rows, nodes): totals and rows map event
+    names (Ir, D1mr, D1mw) to counts; nodes is the program's '@ nodes'
+    line. None when valgrind is missing or the run fails."""
+    if shutil.which("valgrind") is None or shutil.which("cg_annotate") is None:
+        return None
+    out = os.path.join(bd, "bench-cachegrind.out")
+    log(f"cachegrind: {' '.join(os.path.basename(c) if i == 0 else c for i, c in enumerate(cmd))}")
+    r = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=yes",
+                        f"--cachegrind-out-file={out}"] + cmd,
+                       capture_output=True, text=True, timeout=600)
+    m = re.search(r"^@ nodes (\d+)", r.stdout, re.M)
+    if r.returncode != 0 or m is None or not os.path.exists(out):
+        return None
+    a = subprocess.run(["cg_annotate", out], capture_output=True, text=True)
+    os.unlink(out)
+    events, totals, rows = None, None, []
+    for line in a.stdout.splitlines():
+        if line.startswith("Events shown:"):
+            events = line.split(":", 1)[1].split()
+            continue
+        if events is None or not re.match(r"^\s*[\d,]+ ", line):
+            continue
+        # "count (pct%)" per event, then the file:function or PROGRAM TOTALS
+        nums = [int(x.replace(",", "")) for x in
+                re.findall(r"([\d,]+)(?: \(\s*[\d.]+%\))?\s", line + " ")[:len(events)]]
+        name = re.sub(r"^.*\)\s+", "", line).strip()
+        if len(nums) < len(events):
+            continue
+        d = dict(zip(events, nums))
+        if "PROGRAM TOTALS" in line:
+            totals = d
+        else:
+            rows.append((name.split(":", 1)[-1], d))
+    if totals is None:
+        return None
+    return totals, rows, int(m.group(1))
+
+
+def cachegrind_bt(bd, depth="16"):
+    """Instructions and simulated L1 data misses per node of binary-trees
+    (one thread) for rcgc and mimalloc, with rcgc's functions: the profile
+    that tells instruction count from memory traffic."""
+    res = {}
+    for b in ("rcgc", "mimalloc"):
+        exe = bench_path(bd, f"binarytrees_{b}")
+        if os.path.exists(exe):
+            res[b] = cachegrind_counts([exe, depth, "1"], bd)
+    if not res.get("rcgc"):
+        return None
+    lines = [f"Instructions and simulated L1 data-cache misses per node (valgrind "
+             f"`--tool=cachegrind --cache-sim=yes`, `binarytrees_<backend> {depth} 1`):", "",
+             "| | instructions per node | L1d misses per node (reads + writes) |", "|---|---|---|"]
+    for b, v in res.items():
+        if v:
+            t, _, n = v
+            lines.append(f"| {b} whole program | {t.get('Ir', 0) / n:.0f} | "
+                         f"{(t.get('D1mr', 0) + t.get('D1mw', 0)) / n:.2f} |")
+    t, rows, n = res["rcgc"]
+    for name, d in sorted(rows, key=lambda r: -r[1].get("Ir", 0))[:8]:
+        if d.get("Ir", 0) / n < 1:
+            continue
+        lines.append(f"| rcgc: `{name}` | {d.get('Ir', 0) / n:.0f} | "
+                     f"{(d.get('D1mr', 0) + d.get('D1mw', 0)) / n:.2f} |")
+    return "\n".join(lines)
+
+
+EXTRA_PROFILES = {"bt": cachegrind_bt}
+
+
 def trace_summary(cmd, bd, env=None):
     """Runs cmd with RCGC_TRACE=1 and sums the collection log per
     generation: collections, objects examined and freed, pause and total
@@ -750,9 +821,11 @@ def section_pause(rep):
           f"rcgc figure is the median over {rep.cfg['pause_reps']} such runs. bdwgc "
           "(bench/pause_bdwgc.c): GC_gcollect() timed, stop-the-world for all of it. CPython: "
           "gc.collect() timed. Worst shape per size (ms):", "",
-          "| live objects | rcgc longest pause | rcgc mean pause | rcgc: mutator's longest gap | "
+          "| live objects | rcgc longest pause | of which: time to safepoint (longest) | "
+          "work with every thread stopped (longest) | rcgc: longest hold of a thread | "
+          "rcgc mean pause | rcgc: mutator's longest gap | "
           "machine jitter (no rcgc) | bdwgc full collection | CPython gc.collect() |",
-          "|---|---|---|---|---|---|---|")
+          "|---|---|---|---|---|---|---|---|---|---|")
 
     def worst(d, key):
         v = [x.get(key) for x in d.values() if x.get(key) is not None]
@@ -760,17 +833,21 @@ def section_pause(rep):
 
     for row in rows:
         r, b, c = row["rcgc"], row["bdwgc"], row["cpython"]
-        rep.w(f"| {row['size']:,} | {f3(worst(r, 'pause_max_ms'))} | {f3(worst(r, 'pause_mean_ms'))} | "
+        rep.w(f"| {row['size']:,} | {f3(worst(r, 'pause_max_ms'))} | "
+              f"{f3(worst(r, 'pause_ttsp_max_ms'))} | {f3(worst(r, 'pause_work_max_ms'))} | "
+              f"{f3(worst(r, 'pause_held_max_ms'))} | {f3(worst(r, 'pause_mean_ms'))} | "
               f"{f3(worst(r, 'gap_max_ms'))} | {f3(worst(r, 'jitter_gap_max_ms'))} | "
               f"{f3(worst(b, 'pause_ms'))} | {f3(worst(c, 'pause_ms'))} |")
-    rep.w("", "Per shape (ms): rcgc longest pause / bdwgc / CPython; rcgc's full collection time "
+    rep.w("", "Per shape (ms): rcgc longest pause (and its longest work with every thread "
+          "stopped) / bdwgc / CPython; rcgc's full collection time "
           "(background, not a pause) in the last column.", "",
-          "| live objects | shape | rcgc | bdwgc | CPython | rcgc full collection (longest) |",
-          "|---|---|---|---|---|---|")
+          "| live objects | shape | rcgc | rcgc work | bdwgc | CPython | rcgc full collection (longest) |",
+          "|---|---|---|---|---|---|---|")
     for row in rows:
         for s in shapes:
             r, b, c = row["rcgc"].get(s, {}), row["bdwgc"].get(s, {}), row["cpython"].get(s, {})
-            rep.w(f"| {row['size']:,} | {s} | {f3(r.get('pause_max_ms'))} | {f3(b.get('pause_ms'))} | "
+            rep.w(f"| {row['size']:,} | {s} | {f3(r.get('pause_max_ms'))} | "
+                  f"{f3(r.get('pause_work_max_ms'))} | {f3(b.get('pause_ms'))} | "
                   f"{f3(c.get('pause_ms'))} | {f3(r.get('full_ms_max'))} |")
     yo = rep.d["pause"].get("young_only")
     if yo and "error" not in yo:
@@ -782,10 +859,18 @@ def section_pause(rep):
               f"{f3(yo.get('jitter_gap_max_ms'), ' ms')}).")
     rep.w("", "A pause is counted from the moment the collector asks the threads to stop, so "
           "it includes the time they take to reach a safepoint; on a busy machine a thread "
-          "that has no CPU at that moment stretches it.", "",
+          "that has no CPU at that moment stretches it. rcgc_get_stats splits it "
+          "(docs/design/safepoints.md, S10): the time to safepoint runs from the request until "
+          "every thread has stopped, the work from then to the pause's end (what the "
+          "collector's own work decides), and a thread's hold from its acknowledgement until it "
+          "runs again, its wake-up included (what a mutator experiences; a thread that stopped "
+          "early is also held through the others' time to safepoint). The columns give the "
+          "longest of each over a run, so they may come from different pauses.", "",
           "![Pause against live-heap size](img/pause_vs_heap.svg)", "")
     series = [
         ("rcgc longest pause", [(row["size"], worst(row["rcgc"], "pause_max_ms")) for row in rows]),
+        ("rcgc longest work (all stopped)",
+         [(row["size"], worst(row["rcgc"], "pause_work_max_ms")) for row in rows]),
         ("rcgc mean pause", [(row["size"], worst(row["rcgc"], "pause_mean_ms")) for row in rows]),
         ("bdwgc GC_gcollect", [(row["size"], worst(row["bdwgc"], "pause_ms")) for row in rows]),
         ("CPython gc.collect", [(row["size"], worst(row["cpython"], "pause_ms")) for row in rows]),
@@ -797,7 +882,10 @@ def section_pause(rep):
     big = rows[-1]
     pm = worst(big["rcgc"], "pause_max_ms")
     rep.targets.append((f"Longest pause with {big['size']:,} live objects under 1 ms",
-                        f"{f3(pm, ' ms')} (worst shape; mean pause {f3(worst(big['rcgc'], 'pause_mean_ms'), ' ms')}"
+                        f"{f3(pm, ' ms')} (worst shape; of it, time to safepoint up to "
+                        f"{f3(worst(big['rcgc'], 'pause_ttsp_max_ms'), ' ms')} and work with every "
+                        f"thread stopped up to {f3(worst(big['rcgc'], 'pause_work_max_ms'), ' ms')}; "
+                        f"mean pause {f3(worst(big['rcgc'], 'pause_mean_ms'), ' ms')}"
                         f"; bdwgc {f3(worst(big['bdwgc'], 'pause_ms'), ' ms')}, CPython "
                         f"{f3(worst(big['cpython'], 'pause_ms'), ' ms')})",
                         None if pm is None else pm < 1.0, "pause"))
@@ -910,21 +998,49 @@ table entries and removes none; and the owner id and count in one 32-bit
 word (O2), which the processor forwards from store to load (as two 16-bit
 fields an owner pair cost 4.6 ns instead of 0.6). Binary-trees 19x2 went
 from about 2.2 s to 1.34 s over these, against 1.70 s for glibc malloc and
-2.66 s for bdwgc in the same runs. Where the time goes now (profile
-below): building the tree (`new_node`: the header stores into a new block,
-the C13 edge test, the private-store test), the death path
-(`release_plain_slot` and the dealloc loop: a traverse call per node and a
-visit call per slot, the contract's traverse being the only way to find
-the slots) and reading the tree (`count`, the program's own). mimalloc
-remains about three times faster: its node is 16 bytes (no header) and its
-free is a push onto a page-local list with no count to read. **Proposed
-change** (src/objects.c): let the dealloc loop free a plain dead child as
+2.66 s for bdwgc in the same runs. Where the time goes now (the perf
+profile and the cachegrind table below, which this run measures): rcgc
+executes about 3.5 times mimalloc's instructions per node (about 290
+against 83) and misses the L1 data cache about 2.4 times as often (0.8
+against 0.34 per node), and the wall-clock ratio follows those two. The
+store into the new node (`bk_set_child`, about 90 instructions: the O14
+private-store test, the C13/C15 edge classification, counting the stored
+child and the caller's decref of it, and the function's frame), the
+allocation (`bk_bottom_up`, the inline path of O13a, about 45 of its 64),
+and the death (`release_plain_slot` and the dealloc loop, about 105: a
+traverse call per node, a visit call per slot, a count to read and write
+and a dead-list link per child, the block's return to its page) each cost
+more than mimalloc's whole node; the extra misses are the 16-byte header
+(a node is a 32-byte block against mimalloc's 16) and the header of each
+child the death path reads. mimalloc's free is a push onto a page-local
+list with no count to read and no slots to visit. No local change closes
+a factor of 2.4: the per-node steps above are what counting every
+reference costs under the contract (rcgc_store counts, death visits the
+slots through traverse). **Proposed changes**, in the order of their
+expected effect: (a) deferred counting for the young window, as LXR does for its
+nursery: a store into a private window object (O14's test) writes the
+slot and counts nothing, and a window object whose count reaches zero is
+not freed by count but left to the window's close, which marks from the
+window objects that still have a count (every reference from outside the
+window is counted), counts the slots of what it reaches, and frees the
+rest by sweeping the pages the window lists, without visiting the dead
+objects' slots; a tree built and dropped inside one window is then never
+counted and never traversed. What needs the argument (cycles.md C15,
+refcount.md): an object must have its slots counted before it stops
+being private (a second reference, a slot, another thread), since from
+then on other stores decrement what they replace; and every path that
+reads a window object's count (rcgc_collect, the background collector's
+scan) must count the window's slots first, which a close does;
+(b) an 8-byte header for window objects (owner word and
+type id; the shared count and the table index move to a side record made
+when the object escapes or enters the young table), which takes the node
+to mimalloc's 16 bytes plus 8 and halves the header's misses (objects.md
+O2); (c) in src/objects.c, the dealloc loop frees a plain dead child as
 its visitor finds it when the child's own slots hold nothing (the leaves,
-half of a binary tree's nodes), instead of linking it and popping it again:
-the link's store and load and a turn of the loop saved per leaf (the
-child's traverse still has to run to find its slots empty). Also
-measured and not kept: a software prefetch of the next block in the allocation path (no
-change; the hardware prefetcher already follows the bump pointer).""",
+half of a binary tree's nodes), saving the link, the pop and a turn of the
+loop per leaf. Also measured and not kept: a software prefetch of the next
+block in the allocation path (no change; the hardware prefetcher already
+follows the bump pointer).""",
     "contract": """The held-out program does the same work as bench/binarytrees.c through
 the public API only (every thread takes every n-th tree of each depth),
 and its time and profile match the in-tree program's: the causes and the
@@ -954,18 +1070,22 @@ its members through the page map (cycles.md C3) a full collection of the
 5M-object heap takes 0.2-0.5 s instead of 1.7-1.9 s, so the benchmark's
 back-to-back collections now make four to five times as many pauses per run
 (about 200 in 3 s at 5M live), and the longest of them is the tail of a
-larger sample. In the collection trace (RCGC_TRACE) of such runs on a quiet
-machine the confirmation pauses stay under 0.4 ms and the gathering pauses
-under 0.6 ms; what exceeds 1 ms is the time to safepoint, with no rcgc work
-overlapping it, and it comes in multiples of about 4 ms, this kernel's
-scheduler tick (CONFIG_HZ=250): the benchmark runs three busy threads on
-two cores (the mutator, the thread asking for collections, and the
-collector), so a thread asked to stop can be waiting for a core until the
-next tick. Three runs of the list shape at 5M on a quiet machine gave 0.44,
-1.05 and 0.55 ms. A pauser that spins on the acknowledgements before
-sleeping halved the median time to safepoint (40 to 20 microseconds) but
-not these outliers, and takes a core from the threads it waits for on such
-a machine, so it was not kept. What a pause still contains: (1) the time a
+larger sample. rcgc_get_stats now splits every pause (safepoints.md S10),
+and the figures below (and the columns of the pause table) show where the
+time goes: the work done with every thread stopped stays well under 1 ms
+at every heap size, and what exceeds 1 ms is the time to safepoint, during
+which the late thread (in these runs always the mutator) was not yet
+stopped. The mutator's own longest gaps are about 4 ms, this kernel's
+scheduler tick (CONFIG_HZ=250): the collector and the mutator are busy on
+the machine's two cores, and when a third thread wakes (the one asking for
+collections, or either of the two after a pause) two of them can share a
+core until the next tick or the load balancer moves one. Tried and not
+kept: a pauser that spins on the acknowledgements before sleeping (halved
+the median time to safepoint, 40 to 20 microseconds, but not the
+outliers); parked threads that spin up to 0.3 ms before sleeping, so a
+short pause never gives their core away (no change beyond the run-to-run
+spread of the longest pause, 0.3 to 2.6 ms at 100k live in six
+alternating runs). What a pause still contains: (1) the time a
 mutator takes to reach a safepoint: a young collection does not poll, and
 one with trial deletion examines up to threshold0 << 5 aged objects plus
 the new ones (C12), a few milliseconds at worst (the trace shows one of
@@ -1029,6 +1149,23 @@ def dynamic_note(rep, key):
             return (f"In this run the held-out program used {f3(c.med('cpu_s'), ' s')} of CPU "
                     f"against {f3(r.med('cpu_s'), ' s')} for bench/binarytrees_rcgc: a wall-time "
                     "difference much larger than that is the machine's load, not the program.")
+    if key == "pause":
+        p = rep.d.get("pause") or {}
+        sizes = rep.cfg.get("pause_sizes") or []
+        if sizes:
+            big = sizes[-1]
+            r = [v for k, v in (p.get("rcgc") or {}).items()
+                 if k.startswith(f"{big}:") and "error" not in v]
+
+            def mx(key):
+                vals = [x[key] for x in r if isinstance(x.get(key), float)]
+                return max(vals) if vals else None
+            if r and mx("pause_work_max_ms") is not None:
+                return (f"In this run, with {big:,} live objects (every shape; medians of "
+                        f"{rep.cfg['pause_reps']} runs): longest pause {f3(mx('pause_max_ms'), ' ms')}; "
+                        f"longest time to safepoint {f3(mx('pause_ttsp_max_ms'), ' ms')}; longest "
+                        f"work with every thread stopped {f3(mx('pause_work_max_ms'), ' ms')}; "
+                        f"longest hold of a thread {f3(mx('pause_held_max_ms'), ' ms')}.")
     if key == "slowdown":
         s = rep.d.get("slowdown", {})
         if "slowdown_busy" in s:
@@ -1060,6 +1197,11 @@ def section_misses(rep, bd, profile):
             rep.w(f"Profile (`perf record`, `perf report --sort pid,sym`) of "
                   f"`{' '.join(['bench/' + os.path.basename(perf_cmd[0])] + perf_cmd[1:])}`, "
                   "top symbols per thread:", "", "```", perf_profile(perf_cmd, bd, env), "```", "")
+        extra = EXTRA_PROFILES.get(key)
+        if extra is not None:
+            text = extra(bd)
+            if text:
+                rep.w(text, "")
         if trace_cmd:
             log(f"collection log: {os.path.basename(trace_cmd[0])}")
             ts = trace_summary(trace_cmd, bd, env)
