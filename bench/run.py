@@ -1085,24 +1085,35 @@ the median time to safepoint, 40 to 20 microseconds, but not the
 outliers); parked threads that spin up to 0.3 ms before sleeping, so a
 short pause never gives their core away (no change beyond the run-to-run
 spread of the longest pause, 0.3 to 2.6 ms at 100k live in six
-alternating runs). What a pause still contains: (1) the time a
-mutator takes to reach a safepoint: a young collection does not poll, and
-one with trial deletion examines up to threshold0 << 5 aged objects plus
-the new ones (C12), a few milliseconds at worst (the trace shows one of
-70,000 objects taking 3.75 ms while the heap is built); (2) the gathering
-pause of `rcgc_collect(2)`, which promotes the young tables of the other
-threads inside the pause (about 10 ns per aged object), and since the young
-window (cycles.md C15) first closes their windows there, a header test per
-block of the pages each window lists; (3) a component of
-garbage larger than a slice is confirmed whole. **Proposed changes:** (a)
-src/young.c: let the young trial poll, by keeping its members' table
-positions valid while the thread parks (a pause must then neither drain
-the heap's merge queue nor promote its table) and re-reading counts after
-it; (b) src/cycles.c `gather_everything`: ask each running thread to
-promote its own table at its next safepoint (a handshake, not a pause) and
-stop the world only for what was allocated since (which would take the
-window's closing out of the pause as well); (c) split a large
-component by confirming its members' external counts incrementally.""",
+alternating runs). What this session changed: the gathering pause of
+`rcgc_collect(2)` promoted the other threads' young tables and windows
+inside the pause, and the mutator of this benchmark keeps about 45,000
+aged objects, which made the gathering pause the longest work with every
+thread stopped (1.2-1.6 ms at 2-5 million live objects, found with the
+breakdown above); worse, a thread holding millions of young objects (a
+structure built with no cycle-closing store, C13, C15) made another
+thread's `rcgc_collect(2)` stop the world for 60 ms per million. Now each
+running thread with a large young generation is asked to promote it
+itself at its next safepoint, a handshake, not a pause (cycles.md C8a),
+and the gathering pause promotes only what was made since: 4 million
+young objects on another thread, 215 ms -> 0.09 ms; bench/pause_heap 2M
+tree, longest work 1.3-1.6 ms -> 0.2-0.3 ms. What a pause still contains:
+(1) the time a mutator takes to reach a safepoint: a young collection does
+not poll, and one with trial deletion examines up to threshold0 << 5 aged
+objects plus the new ones (C12), a few milliseconds at worst (the trace
+shows one of 70,000 objects taking 3.75 ms while the heap is built), and
+closing a young window (C15) walks the window's pages without polling; (2)
+the scheduler: a thread asked to stop that has no core waits for one; (3)
+a component of garbage larger than a slice is confirmed whole.
+**Proposed changes:** (a) src/young.c: let the young trial and the
+window's closing poll, by keeping the members' table positions valid
+while the thread parks (a pause must then neither drain the heap's merge
+queue nor promote its table) and re-reading counts after it; (b) split a
+large component by confirming its members' external counts
+incrementally; (c) for the scheduler, nothing in the library short of
+not stopping the threads at all: the confirmation pause needs every
+thread stopped (C4), so the time to safepoint of the slowest thread is a
+floor that only a machine with a core per busy thread removes.""",
     "slowdown": """Two parts, told apart by the mutator thread's CPU time (last column of
 the table). (1) CPU time lost to the collector: while detection runs, the
 collector walks every live header and slot, competing with the mutator for

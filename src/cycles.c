@@ -1058,6 +1058,61 @@ void rcgc_collector_release(void)
 /* In a pause: merge every heap's queue and move every young generation to
  * generation 1, so that a full collection sees all garbage (C8). Frees
  * what died by count after the world resumed. */
+/* C8a: asks every other running thread whose young generation is large
+ * to promote it itself at its next safepoint, and waits (in a blocking
+ * region, so that no pause waits for us) until each has answered or has
+ * stopped running. Only what is left afterwards, the objects those threads
+ * made since, is promoted in the gathering pause. No bound on the wait: a
+ * running thread that never reaches a safepoint would hold up the pause
+ * that follows just as long. An optimisation only: whatever the handshake
+ * leaves, the pause still promotes. */
+static void promote_handshake(rcgc__heap *self)
+{
+    pthread_mutex_lock(&rcgc_world.lock);
+    uint64_t epoch = ++rcgc_world.promote_epoch;
+    int asked = 0;
+    for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
+        /* seq_cst: the status word, as the pauser reads it (S3); a thread
+         * that goes BLOCKED after this load never answers and is waited
+         * for only until the bound. Relaxed: the gauges (C15, young.c). */
+        if (h == self ||
+            atomic_load_explicit(&h->status, memory_order_seq_cst) != RCGC_RUNNING ||
+            (uint64_t)__atomic_load_n(&h->fast.young_gauge, __ATOMIC_RELAXED) +
+                    __atomic_load_n(&h->fast.window_n, __ATOMIC_RELAXED) <
+                RCGC_PROMOTE_ASK_MIN)
+            continue;
+        h->promote_asked = epoch;
+        rcgc_heap_set_pending(h, RCGC_PENDING_PROMOTE);
+        asked++;
+    }
+    pthread_mutex_unlock(&rcgc_world.lock);
+    if (asked == 0)
+        return;
+    rcgc_leave_running(self);
+    pthread_mutex_lock(&rcgc_world.lock);
+    for (;;) {
+        int left = 0;
+        for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all)
+            /* seq_cst: as above. */
+            left += h->promote_asked == epoch && h->promote_done != epoch &&
+                    atomic_load_explicit(&h->status, memory_order_seq_cst) == RCGC_RUNNING;
+        if (left == 0)
+            break;
+        /* Timed (1 ms): a thread that goes BLOCKED or detaches does not
+         * signal. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&rcgc_world.promoted, &rcgc_world.lock, &ts);
+    }
+    pthread_mutex_unlock(&rcgc_world.lock);
+    rcgc_enter_running(self);
+}
+
 static size_t gather_everything(rcgc__heap *self, bool collect_young)
 {
     size_t freed = rcgc_drain_self();
@@ -1074,6 +1129,8 @@ static size_t gather_everything(rcgc__heap *self, bool collect_young)
      * can be millions, which the pause would otherwise promote one by
      * one). */
     rcgc_young_promote_polling(self);
+    /* C8a: and the other threads promote theirs, outside the pause. */
+    promote_handshake(self);
     rcgc__header *dead = NULL;
     uint64_t t0 = rcgc_now_ns();
     rcgc_pause_begin();
@@ -1081,6 +1138,9 @@ static size_t gather_everything(rcgc__heap *self, bool collect_young)
     for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
         if (h != self)
             rcgc_own_take(h);
+        /* Relaxed: a gauge, for the tests (stopped or ours: exact). */
+        rcgc_world.pause_promoted +=
+            (uint64_t)h->fast.young_n + __atomic_load_n(&h->fast.window_n, __ATOMIC_RELAXED);
         rcgc_heap_drain(h, &dead);
         rcgc_young_promote_all(h, true);
         rcgc_old_flush(h);

@@ -227,6 +227,7 @@ enum {
 #define RCGC_PENDING_MERGE 0x2u
 #define RCGC_PENDING_QS 0x4u
 #define RCGC_PENDING_RELIMIT 0x8u /* decide the young table's limit again (O13) */
+#define RCGC_PENDING_PROMOTE 0x10u /* promote the young generation (cycles.md C8a) */
 
 /* Per-heap statistics. Single writer (the thread running on the heap, or
  * the holder of its own_lock), many readers (rcgc_get_stats): relaxed
@@ -280,6 +281,9 @@ typedef struct rcgc__heap {
     /* Handshake (under world.lock). */
     bool needs_ack;               /* a pause waits for this heap's ack */
     bool wants_in;                /* owner waits to leave SUSPENDED */
+    /* C8a: the latest promotion request a gathering caller made of this
+     * heap, and the latest its owner answered. */
+    uint64_t promote_asked, promote_done;
 
     /* Owner-thread-only state (and fast.in_blocking). */
     bool in_dealloc;              /* the dealloc loop is running */
@@ -374,6 +378,10 @@ typedef struct rcgc__world {
     pthread_mutex_t lock;
     pthread_cond_t acked;         /* a heap acknowledged a pause */
     pthread_cond_t resumed;       /* a pause ended */
+    pthread_cond_t promoted;      /* a heap answered a promotion request (C8a) */
+    uint64_t promote_epoch;       /* promotion requests made (C8a) */
+    uint64_t pause_promoted;      /* young objects promoted inside gathering
+                                     pauses (C8a; for tests) */
     _Atomic int pause_active;
     int waiting;                  /* heaps whose ack the pause waits for */
     uint64_t pause_start_ns;
@@ -646,6 +654,9 @@ void rcgc_collector_wake(void);
 #define RCGC_DEFAULT_THRESHOLD1 20000u
 #define RCGC_DEFAULT_THRESHOLD2 100000u
 #define RCGC_YOUNG_MAX_SHIFT 4u /* young collections back off to threshold0 << 4 */
+/* C8a: a gathering caller asks a thread with at least this many young
+ * objects to promote them itself. */
+#define RCGC_PROMOTE_ASK_MIN 4096u
 #define RCGC_AGED_SHIFT 5u      /* full young collection at threshold0 << 5 aged (C12) */
 #define RCGC_CONFIRM_SLICE 4096u /* candidates confirmed per pause, at most (C14) */
 #define RCGC_AGED_MAX_SHIFT 0u  /* with trial deletion: no back-off (C12) */

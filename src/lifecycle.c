@@ -17,6 +17,7 @@ rcgc__world rcgc_world = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .acked = PTHREAD_COND_INITIALIZER,
     .resumed = PTHREAD_COND_INITIALIZER,
+    .promoted = PTHREAD_COND_INITIALIZER,
 };
 
 int rcgc_threads_init(void);

@@ -267,6 +267,22 @@ static void park(rcgc__heap *heap)
     rcgc_qs_online();
 }
 
+/* cycles.md C8a: a thread gathering for a full collection asked us to
+ * promote our young generation ourselves, so that its pause need not.
+ * Not from inside our own young collection or dealloc loop (a destroy
+ * function that polls), whose state the table is part of: there the
+ * answer is given without promoting, and the pause promotes the table as
+ * before. rcgc_young_promote_polling polls, so no pause waits for it. */
+static void promote_asked(rcgc__heap *heap)
+{
+    if (!heap->in_young && !heap->in_dealloc)
+        rcgc_young_promote_polling(heap);
+    pthread_mutex_lock(&rcgc_world.lock);
+    heap->promote_done = heap->promote_asked;
+    pthread_cond_broadcast(&rcgc_world.promoted);
+    pthread_mutex_unlock(&rcgc_world.lock);
+}
+
 void rcgc__safepoint_slow(void)
 {
     rcgc__heap *heap = rcgc__tls_self.heap;
@@ -290,6 +306,8 @@ void rcgc__safepoint_slow(void)
         park(heap); /* offline while parked: a quiescent state too */
     else
         qs_quiescent();
+    if (bits & RCGC_PENDING_PROMOTE)
+        promote_asked(heap);
     /* A quiescent state reported before liburcu starts the grace period
      * (flips its counter) does not count for it, so while any grace period
      * is waited for, keep the request armed: every poll reports one until

@@ -389,6 +389,7 @@ static void fork_child(void)
         rcgc__heap *self = rcgc__tls_self.heap;
         pthread_cond_init(&rcgc_world.acked, NULL);
         pthread_cond_init(&rcgc_world.resumed, NULL);
+        pthread_cond_init(&rcgc_world.promoted, NULL);
         for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
             /* Relaxed, here and below: no other thread exists. */
             int st = atomic_load_explicit(&h->status, memory_order_relaxed);

@@ -149,6 +149,84 @@ static void test_pause_breakdown(void)
     CHECK(s.pause_ttsp_max_ns <= s.pause_max_ns && s.pause_work_max_ns <= s.pause_max_ns);
 }
 
+/* cycles.md C8a: a full collection asks another running thread with a
+ * large young generation to promote it itself, so the gathering pause
+ * promotes none of it; a thread in a blocking region is not asked, and
+ * the pause promotes its young objects as before. Exact: the pause's
+ * count of promoted objects against the builder's own count of its young
+ * objects. */
+enum { BUILT = 20000 };
+static _Atomic int hs_phase; /* 0 build, 1 built, 2 collected, 3 done */
+static _Atomic uint64_t hs_young, hs_young_after;
+
+static uint64_t own_young(void)
+{
+    rcgc__heap *h = rcgc__tls_self.heap;
+    /* Relaxed: our own heap's counters. */
+    return h->fast.young_n + __atomic_load_n(&h->fast.window_n, __ATOMIC_RELAXED);
+}
+
+static void *hs_builder(void *arg)
+{
+    bool blocked = arg != NULL;
+    rcgc_thread_attach();
+    node *head = NULL;
+    for (int i = 0; i < BUILT; i++) {
+        node *n = node_new(i);
+        rcgc_store(n, &n->a, head);
+        rcgc_decref(head);
+        head = n;
+    }
+    atomic_store(&hs_young, own_young());
+    if (blocked) {
+        rcgc_blocking_begin();
+        atomic_store(&hs_phase, 1);
+        while (atomic_load(&hs_phase) < 2)
+            sleep_us(100);
+        rcgc_blocking_end();
+    } else {
+        atomic_store(&hs_phase, 1);
+        while (atomic_load(&hs_phase) < 2)
+            rcgc_safepoint();
+    }
+    atomic_store(&hs_young_after, own_young());
+    rcgc_decref(head);
+    rcgc_thread_detach();
+    return NULL;
+}
+
+static void gather_case(bool blocked)
+{
+    atomic_store(&hs_phase, 0);
+    long destroyed0 = atomic_load(&destroyed);
+    pthread_t t;
+    pthread_create(&t, NULL, hs_builder, blocked ? (void *)1 : NULL);
+    while (atomic_load(&hs_phase) < 1)
+        sleep_us(100);
+    uint64_t before = rcgc_world.pause_promoted; /* written only by gathering callers */
+    rcgc_collect(2);
+    uint64_t in_pause = rcgc_world.pause_promoted - before;
+    atomic_store(&hs_phase, 2);
+    rcgc_blocking_begin();
+    pthread_join(t, NULL);
+    rcgc_blocking_end();
+    rcgc_collect(2);
+    printf("# gather, builder %s: %" PRIu64 " young objects, %" PRIu64
+           " promoted in the pause, %" PRIu64 " young after\n",
+           blocked ? "blocked" : "running", atomic_load(&hs_young), in_pause,
+           atomic_load(&hs_young_after));
+    CHECK(atomic_load(&hs_young) >= RCGC_PROMOTE_ASK_MIN);
+    CHECK_EQ(in_pause, blocked ? atomic_load(&hs_young) : 0);
+    CHECK_EQ(atomic_load(&hs_young_after), 0);
+    CHECK_EQ(atomic_load(&destroyed) - destroyed0, BUILT);
+}
+
+static void test_gather_handshake(void)
+{
+    gather_case(false);
+    gather_case(true);
+}
+
 /* A thread that stays in a blocking region for the whole test never delays
  * any pause. */
 static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -382,6 +460,7 @@ int main(void)
     test_attach_storm();
     test_grace_period();
     test_collect_drains_everyone();
+    test_gather_handshake();
     CHECK_EQ(live_objects(), 0);
     rcgc_shutdown();
     return check_done();
