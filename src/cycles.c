@@ -1092,10 +1092,13 @@ static void promote_handshake(rcgc__heap *self)
     pthread_mutex_lock(&rcgc_world.lock);
     for (;;) {
         int left = 0;
-        for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all)
-            /* seq_cst: as above. */
+        for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
+            /* seq_cst: as above. PARKED (in another thread's pause, the
+             * collector's) is still waited for: it answers once it runs. */
+            int st = atomic_load_explicit(&h->status, memory_order_seq_cst);
             left += h->promote_asked == epoch && h->promote_done != epoch &&
-                    atomic_load_explicit(&h->status, memory_order_seq_cst) == RCGC_RUNNING;
+                    (st == RCGC_RUNNING || st == RCGC_PARKED);
+        }
         if (left == 0)
             break;
         /* Timed (1 ms): a thread that goes BLOCKED or detaches does not
