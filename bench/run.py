@@ -634,7 +634,9 @@ def targets_and_tables(rep):
       f"(1-minute) |", "")
     for u in m.get("updates", []):
         w(f"Measured again later with `--update --only {','.join(u['sections'])}`: "
-          f"{', '.join(u['sections'])} on {u['date']} (load average {u['load']:.2f} at the start, "
+          f"{', '.join(u['sections'])} on {u['date']}"
+          f"{' (commit ' + u['commit'] + ')' if u.get('commit') else ''} (load average "
+          f"{u['load']:.2f} at the start, "
           f"{u.get('load_end', 0):.2f} at the end).", "")
     if max(m["load_start"][0], m["load_end"][0]) > 0.5:
         w("**The machine was busy** while this report was made (other processes ran on its "
@@ -1322,7 +1324,7 @@ def main():
         machine = kept.pop("machine")
         machine.setdefault("updates", []).append(
             {"sections": sorted(only), "date": data["machine"]["date"],
-             "load": data["machine"]["load_start"][0]})
+             "commit": data["machine"]["commit"], "load": data["machine"]["load_start"][0]})
         data = dict(kept, machine=machine)
     if "fastpath" in only:
         data["fastpath"] = m_fastpath(cfg, bd)
