@@ -1055,9 +1055,6 @@ void rcgc_collector_release(void)
 /* Explicit collections and control (C8)                                 */
 /* ==================================================================== */
 
-/* In a pause: merge every heap's queue and move every young generation to
- * generation 1, so that a full collection sees all garbage (C8). Frees
- * what died by count after the world resumed. */
 /* C8a: asks every other running thread whose young generation is large
  * to promote it itself at its next safepoint, and waits (in a blocking
  * region, so that no pause waits for us) until each has answered or has
@@ -1073,8 +1070,9 @@ static void promote_handshake(rcgc__heap *self)
     int asked = 0;
     for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
         /* seq_cst: the status word, as the pauser reads it (S3); a thread
-         * that goes BLOCKED after this load never answers and is waited
-         * for only until the bound. Relaxed: the gauges (C15, young.c). */
+         * that goes BLOCKED after this load may never answer, and is no
+         * longer waited for once the wait below sees it stopped. Relaxed:
+         * the gauges (C15, young.c). */
         if (h == self ||
             atomic_load_explicit(&h->status, memory_order_seq_cst) != RCGC_RUNNING ||
             (uint64_t)__atomic_load_n(&h->fast.young_gauge, __ATOMIC_RELAXED) +
@@ -1116,6 +1114,9 @@ static void promote_handshake(rcgc__heap *self)
     rcgc_enter_running(self);
 }
 
+/* In a pause: merge every heap's queue and move every young generation to
+ * generation 1, so that a full collection sees all garbage (C8). Frees
+ * what died by count after the world resumed. */
 static size_t gather_everything(rcgc__heap *self, bool collect_young)
 {
     size_t freed = rcgc_drain_self();
@@ -1141,7 +1142,9 @@ static size_t gather_everything(rcgc__heap *self, bool collect_young)
     for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
         if (h != self)
             rcgc_own_take(h);
-        /* Relaxed: a gauge, for the tests (stopped or ours: exact). */
+        /* The young objects this pause promotes, for the tests (under
+         * world.lock; relaxed load of window_n, exact here: its owner is
+         * stopped or is us). */
         rcgc_world.pause_promoted +=
             (uint64_t)h->fast.young_n + __atomic_load_n(&h->fast.window_n, __ATOMIC_RELAXED);
         rcgc_heap_drain(h, &dead);

@@ -101,7 +101,7 @@ static inline bool rcgc_fault_fail(void)
 /* Whether a gc_index is that of an object in its heap's window (C15). */
 static inline bool rcgc_in_window(uint32_t i)
 {
-    return i >= RCGC__WINDOW_BASE && i != UINT32_MAX;
+    return rcgc__in_window(i);
 }
 #define RCGC_MAGIC_SHIFT 12       /* the top four bits of gc_bits */
 #define RCGC_MAGIC_LIVE 0xAu

@@ -36,7 +36,7 @@ void rcgc__local_zero(void *obj)
      * alone: counts mean nothing any more. A count far from zero keeps us
      * off this path. Relaxed: the bit never clears; the word is ours. */
     if (__atomic_load_n(&h->gc_bits, __ATOMIC_RELAXED) & RCGC_BIT_IMMORTAL) {
-        __atomic_store_n(&h->ol, heap->id | 0x4000u * RCGC__OL_ONE, __ATOMIC_RELAXED);
+        __atomic_store_n(&h->ol, heap->id | RCGC__LOCAL_HALF * RCGC__OL_ONE, __ATOMIC_RELAXED);
         return;
     }
     if (rcgc_internal_checks())
@@ -101,11 +101,12 @@ void rcgc__local_overflow(void *obj)
      * STORED bit stay. */
     uint32_t w = __atomic_load_n(&h->ol, __ATOMIC_RELAXED);
     __atomic_store_n(&h->ol, (w & (RCGC__OL_OWNER | (uint32_t)RCGC__LOCAL_STORED << 16)) |
-                                 0x4000u * RCGC__OL_ONE,
+                                 RCGC__LOCAL_HALF * RCGC__OL_ONE,
                      __ATOMIC_RELAXED);
     /* Relaxed: an increment by the holder of the references it stands
      * for, as a non-owner's (R7); the object cannot die meanwhile. */
-    int32_t old = __atomic_fetch_add(&h->shared, 0x4000 * RCGC__SHARED_ONE, __ATOMIC_RELAXED);
+    int32_t old =
+        __atomic_fetch_add(&h->shared, RCGC__LOCAL_HALF * RCGC__SHARED_ONE, __ATOMIC_RELAXED);
     if (old >= RCGC__SHARED_HIGH)
         rcgc__shared_high(obj);
 }

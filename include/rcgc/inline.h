@@ -93,6 +93,8 @@ typedef struct rcgc__header {
 #define RCGC__OL_ONE 0x10000u
 #define RCGC__LOCAL_COUNT 0x7FFF
 #define RCGC__LOCAL_STORED 0x8000
+/* Half of the count part: what the owner keeps when it overflows (R10). */
+#define RCGC__LOCAL_HALF 0x4000
 /* gc_index of a young object in its heap's window, in no table (C15):
  * RCGC__WINDOW_BASE plus its place in the window's allocation order, at
  * most RCGC__WINDOW_SEQ_MAX. Table indices stay below the base; 0xFFFFFFFF
@@ -245,6 +247,12 @@ static inline RCGC__ALWAYS_INLINE int rcgc__is_owner(const rcgc__header *h)
            rcgc__tls_self.heap_id;
 }
 
+/* Whether a gc_index is a place in its heap's young window (C15). */
+static inline RCGC__ALWAYS_INLINE int rcgc__in_window(uint32_t i)
+{
+    return i >= RCGC__WINDOW_BASE && i != UINT32_MAX;
+}
+
 /* The count part of an owner word. */
 static inline RCGC__ALWAYS_INLINE uint32_t rcgc__ol_count(uint32_t w)
 {
@@ -362,6 +370,27 @@ inline RCGC__ALWAYS_INLINE void *rcgc_alloc(const struct rcgc_type *type, size_t
     return rcgc__alloc_general(type, size);
 }
 
+/* The owner's increment of obj, whose owner word w names the caller:
+ * `stored` (0 or RCGC__LOCAL_STORED << 16, a constant at every call) is
+ * ORed into the word with it (O14). Owner-only word (refcount.md, R1): a
+ * relaxed load and store, not a locked add; atomic only because other
+ * threads read it (the owner id, the collector's estimate, C4). A count
+ * that would wrap past 2^15 - 1 goes to rcgc__local_overflow, unchanged:
+ * half of the references move to the shared count (R10), and the word
+ * is read again for the bit. */
+static inline RCGC__ALWAYS_INLINE void rcgc__owner_incref(void *obj, rcgc__header *h, uint32_t w,
+                                                          uint32_t stored)
+{
+    uint32_t n = w + RCGC__OL_ONE;
+    if (RCGC__UNLIKELY(rcgc__ol_count(n) == 0)) {
+        rcgc__local_overflow(obj);
+        if (stored == 0)
+            return;
+        n = __atomic_load_n(&h->ol, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&h->ol, n | stored, __ATOMIC_RELAXED);
+}
+
 static inline RCGC__ALWAYS_INLINE void rcgc_incref(void *obj)
 {
     if (obj == NULL)
@@ -370,16 +399,7 @@ static inline RCGC__ALWAYS_INLINE void rcgc_incref(void *obj)
     /* Relaxed: the owner id, as rcgc__is_owner. */
     uint32_t w = __atomic_load_n(&h->ol, __ATOMIC_RELAXED);
     if (RCGC__LIKELY((w & RCGC__OL_OWNER) == rcgc__tls_self.heap_id)) {
-        /* Owner-only word (refcount.md, R1): a relaxed load and store,
-         * not a locked add; atomic only because other threads read it
-         * (the owner id, the collector's estimate, C4). A count that would
-         * wrap past 2^15 - 1 goes to rcgc__local_overflow, unchanged: half
-         * of the references move to the shared count (R10). */
-        uint32_t n = w + RCGC__OL_ONE;
-        if (RCGC__UNLIKELY(rcgc__ol_count(n) == 0))
-            rcgc__local_overflow(obj);
-        else
-            __atomic_store_n(&h->ol, n, __ATOMIC_RELAXED);
+        rcgc__owner_incref(obj, h, w, 0);
         return;
     }
     if (RCGC__LIKELY(rcgc__nonowner_inline(obj, h))) {
@@ -465,12 +485,7 @@ static inline RCGC__ALWAYS_INLINE void rcgc__incref_stored(void *value)
     /* Relaxed: as in rcgc_incref, whose owner path this is (R1, R10). */
     uint32_t w = __atomic_load_n(&h->ol, __ATOMIC_RELAXED);
     if (RCGC__LIKELY((w & RCGC__OL_OWNER) == rcgc__tls_self.heap_id)) {
-        uint32_t n = w + RCGC__OL_ONE;
-        if (RCGC__UNLIKELY(rcgc__ol_count(n) == 0)) {
-            rcgc__local_overflow(value);
-            n = __atomic_load_n(&h->ol, __ATOMIC_RELAXED);
-        }
-        __atomic_store_n(&h->ol, n | ((uint32_t)RCGC__LOCAL_STORED << 16), __ATOMIC_RELAXED);
+        rcgc__owner_incref(value, h, w, (uint32_t)RCGC__LOCAL_STORED << 16);
         return;
     }
     rcgc_incref(value);
@@ -499,8 +514,7 @@ static inline RCGC__ALWAYS_INLINE uint32_t rcgc__edge(void *obj, void *value)
         (__atomic_load_n(&vh->ol, __ATOMIC_RELAXED) & RCGC__OL_OWNER) == id) {
         uint32_t oi = __atomic_load_n(&oh->gc_index, __ATOMIC_RELAXED);
         uint32_t vi = __atomic_load_n(&vh->gc_index, __ATOMIC_RELAXED);
-        int ow = oi >= RCGC__WINDOW_BASE && oi != UINT32_MAX;
-        int vw = vi >= RCGC__WINDOW_BASE && vi != UINT32_MAX;
+        int ow = rcgc__in_window(oi), vw = rcgc__in_window(vi);
         if (ow && vw)
             return vi > oi   ? (uint32_t)RCGC__EDGE_UP
                    : vi < oi ? (uint32_t)RCGC__EDGE_DOWN
