@@ -401,11 +401,17 @@ typedef void (*rcgc_weakref_callback)(rcgc_weakref *wr, void *arg);
 rcgc_weakref *rcgc_weakref_new(void *obj, rcgc_weakref_callback callback, void *arg);
 
 /* A new strong reference to the referent (release it with rcgc_decref),
- * or NULL once the referent is dead. NULL wr: NULL. When the referent's
- * count has just reached zero and its finalizer is still owed, the get
- * waits for the death to be decided (a few instructions in another thread,
- * or its merge-queue entry), reaching safepoints meanwhile: the answer is
- * then the revived object, never NULL first and the object after. */
+ * or NULL once the referent is dead. NULL wr: NULL. A get never reaches a
+ * safepoint, never drains a merge queue and runs no user code, so a
+ * caller may hold a lock of its own that a finalizer or weak-reference
+ * callback also takes: the get cannot park in a pause or wait for that
+ * finalizer. A referent whose count is zero but whose death nobody is
+ * deciding (its merge-queue entry still pins it) is counted and
+ * answered. Only while another thread is deciding a death, a few
+ * instructions with no lock, safepoint or user code in them, and the
+ * referent's finalizer is owed, does the get yield and look again: the
+ * answer is then the revived object, never NULL first and the object
+ * after (docs/design/weakref-finalize.md, W2a). */
 void *rcgc_weakref_get(rcgc_weakref *wr);
 
 /* Frees wr; its callback, if not yet run, will not run. NULL: nothing. */

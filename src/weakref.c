@@ -99,20 +99,30 @@ static int try_incref_locked(rcgc__header *h)
             __atomic_store_n(&h->ol, n, __ATOMIC_RELAXED);
         return GET_OK;
     }
-    /* A merged count of zero: the thread that took it there is about to
-     * decide the death (W3). Counting it up from zero would let us drop it
-     * to zero again and decide a second death (rcgc-stress found that:
-     * stress/repro/cancelled_death_uaf.c), so a get never does: it fails,
-     * or, when a finalizer is owed (the death will revive the object, and
-     * answering NULL now would be followed by answering it again), tells
-     * the caller to wait for the decision. Acquire: see the decrementer's
-     * word. An unmerged word may be counted from zero: its owner decides
-     * the death under this lock and sees our count (W3 step 1). */
+    /* W2a. A merged count of zero with no queue entry (exactly MERGED):
+     * the thread whose decrement took it there is deciding the death
+     * (W3), with no safepoint, no lock and no user code in between.
+     * Counting it up from zero would let us drop it to zero again and
+     * decide a second death (rcgc-stress found that: stress/repro/
+     * cancelled_death_uaf.c), so a get never does: it fails, or, when a
+     * finalizer is owed (the death will revive the object, and answering
+     * NULL now would be followed by answering it again), tells the caller
+     * to try again once the decision is made. A merged count of zero with
+     * QUEUED is different: the outstanding entry pins the object and no
+     * death is being decided (refcount.md R6: only the party whose CAS
+     * leaves exactly MERGED decides), so the get counts it, and the
+     * entry's processing then finds it alive. Acquire: see the
+     * decrementer's word. An unmerged word may be counted from zero: its
+     * owner decides the death under this lock and sees our count (W3
+     * step 1). */
     int32_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
     for (;;) {
-        if ((v & RCGC__SHARED_MERGED) && rcgc_shared_count(v) <= 0)
+        if (v == RCGC__SHARED_MERGED)
             return rcgc_type_get(h)->finalize != NULL && !(bits & RCGC_BIT_FINALIZED) ? GET_RETRY
                                                                               : GET_DEAD;
+        if ((v & RCGC__SHARED_MERGED) && rcgc_shared_count(v) < 0)
+            rcgc_fatal("rcgc_weakref_get", rcgc_payload(h),
+                       "reference count below zero (more decrefs than increfs)");
         /* acq_rel CAS: fails (and we look again) if a decrement or the
          * owner's merge changed the word since we read it. */
         if (__atomic_compare_exchange_n(&h->shared, &v, v + RCGC__SHARED_ONE, false,
@@ -327,12 +337,13 @@ void *rcgc_weakref_get(rcgc_weakref *wr)
             return p;
         if (r == GET_DEAD)
             return NULL;
-        /* W2: wait for the death decision, a few instructions away in the
-         * thread that took the count to zero, or pending in a merge queue:
-         * poll (that thread may be parked at a pause), drain our own queue
-         * (the entry may be ours), yield. */
-        rcgc_safepoint();
-        rcgc_drain_self();
+        /* W2a: the death is being decided by the thread whose decrement
+         * left the word exactly MERGED, a few instructions away, with no
+         * safepoint, lock or user code on its way to the stripe lock we
+         * just released. Wait without a safepoint (a caller holding a lock
+         * of its own must not be parked here while a finalizer that takes
+         * that lock waits for it) and without draining anything: yield
+         * and look again. */
         sched_yield();
     }
 }

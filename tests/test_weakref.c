@@ -191,6 +191,78 @@ static void test_get_race(void)
     printf("# gets that found a live object during the race: %ld\n", atomic_load(&gets_alive));
 }
 
+
+/* W2a: a get never waits at a safepoint and never drains a queue. The
+ * referent is left merged with a count of zero and its merge-queue entry
+ * still outstanding (the state rcgc__local_zero leaves when the owner's
+ * count reaches zero while a non-owner's entry is queued): the entry pins
+ * it and no death is being decided, so a get counts it at once. Before,
+ * the get drained its own queue to wait for a decision, which ran the
+ * finalizer inside the get. Built deterministically: thread B releases a
+ * reference the owner counted (the shared count goes below zero: QUEUED,
+ * an entry on the owner's queue), thread C counts one on the shared word
+ * (back to zero), then the owner drops its two; the owner reaches no
+ * safepoint meanwhile (collections off, joins outside blocking regions),
+ * so the entry stays in its queue. */
+static _Atomic long fin_runs;
+static void fin_node(void *obj)
+{
+    (void)obj;
+    atomic_fetch_add(&fin_runs, 1);
+}
+static const rcgc_type fin_node_type = {"fin_node", node_traverse, fin_node, node_destroy};
+static void *queued_x;
+
+/* Thread B (arg NULL) releases one reference to queued_x, thread C
+ * (arg non-NULL) counts one. */
+static void *count_on_other_thread(void *arg)
+{
+    rcgc_thread_attach();
+    if (arg != NULL)
+        rcgc_incref(queued_x);
+    else
+        rcgc_decref(queued_x);
+    rcgc_thread_detach();
+    return NULL;
+}
+
+static void test_get_queued_zero(void)
+{
+    rcgc_disable();
+    long before = destroyed, fin_before = fin_runs;
+    callbacks = 0;
+    node *x = rcgc_alloc(&fin_node_type, sizeof(node));
+    queued_x = x;
+    rcgc_weakref *wr = rcgc_weakref_new(x, on_clear, NULL);
+    rcgc_incref(x); /* the owner counts the reference thread B releases */
+    pthread_t t;
+    pthread_create(&t, NULL, count_on_other_thread, NULL);
+    pthread_join(t, NULL);
+    pthread_create(&t, NULL, count_on_other_thread, &t);
+    pthread_join(t, NULL);
+    rcgc_decref(x); /* C's reference, released by the owner */
+    rcgc_decref(x); /* the owner's own: local zero, merged, still queued */
+    int32_t v = __atomic_load_n(&rcgc__hdr(x)->shared, __ATOMIC_RELAXED);
+    CHECK_EQ(v, RCGC__SHARED_MERGED | RCGC__SHARED_QUEUED);
+    node *got = rcgc_weakref_get(wr);
+    CHECK(got == x);
+    CHECK_EQ(fin_runs - fin_before, 0);  /* no drain, no decision inside the get */
+    CHECK_EQ(destroyed - before, 0);
+    v = __atomic_load_n(&rcgc__hdr(x)->shared, __ATOMIC_RELAXED);
+    CHECK_EQ(v, RCGC__SHARED_ONE | RCGC__SHARED_MERGED | RCGC__SHARED_QUEUED);
+    rcgc_decref(got); /* count zero again, the entry still pins it */
+    CHECK_EQ(destroyed - before, 0);
+    /* The owner's safepoint processes the entry: the death is decided
+     * there, the object revived for its finalizer (W3), then freed. */
+    rcgc_safepoint();
+    CHECK_EQ(fin_runs - fin_before, 1);
+    CHECK_EQ(destroyed - before, 1);
+    CHECK_EQ(callbacks, 1);
+    CHECK(rcgc_weakref_get(wr) == NULL);
+    rcgc_weakref_free(wr);
+    rcgc_enable();
+}
+
 int main(void)
 {
     test_init();
@@ -198,6 +270,7 @@ int main(void)
     test_cycle();
     test_weakref_from_finalizer();
     test_get_race();
+    test_get_queued_zero();
     rcgc_collect(2);
     CHECK_EQ(live_objects(), 0);
     rcgc_shutdown();
