@@ -238,7 +238,7 @@ static void test_get_queued_zero(void)
     pthread_t t;
     pthread_create(&t, NULL, count_on_other_thread, NULL);
     pthread_join(t, NULL);
-    pthread_create(&t, NULL, count_on_other_thread, &t);
+    pthread_create(&t, NULL, count_on_other_thread, &fin_runs);
     pthread_join(t, NULL);
     rcgc_decref(x); /* C's reference, released by the owner */
     rcgc_decref(x); /* the owner's own: local zero, merged, still queued */
