@@ -191,14 +191,12 @@ static void test_get_race(void)
     printf("# gets that found a live object during the race: %ld\n", atomic_load(&gets_alive));
 }
 
-
 /* W2a: a get never waits at a safepoint and never drains a queue. The
  * referent is left merged with a count of zero and its merge-queue entry
  * still outstanding (the state rcgc__local_zero leaves when the owner's
  * count reaches zero while a non-owner's entry is queued): the entry pins
- * it and no death is being decided, so a get counts it at once. Before,
- * the get drained its own queue to wait for a decision, which ran the
- * finalizer inside the get. Built deterministically: thread B releases a
+ * it and no death is being decided, so a get counts it at once, with no
+ * drain and so no finalizer run inside it. Built deterministically: thread B releases a
  * reference the owner counted (the shared count goes below zero: QUEUED,
  * an entry on the owner's queue), thread C counts one on the shared word
  * (back to zero), then the owner drops its two; the owner reaches no
