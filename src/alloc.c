@@ -40,7 +40,13 @@
 static const uint32_t class_size[RCGC_NCLASSES] = {32,  48,  64,  80,  96,  112, 128, 160,
                                                    192, 224, 256, 320, 384, 448, 512};
 
+/* A free block. The link sits in the payload, after the header's 16
+ * bytes, which stay a header while the page is mapped: a rcgc_load_ref on
+ * another thread may count `shared` in a block that has just been freed
+ * (docs/design/loadref.md, L1, L2). Every block has at least 16 payload
+ * bytes. */
 typedef struct block {
+    rcgc__header header;
     struct block *next;
 } block;
 

@@ -477,6 +477,12 @@ size_t rcgc_garbage(rcgc__heap *self, rcgc__header **g, uint32_t m, int gen)
         if (gen != 0) {
             uint32_t gg = rcgc_gen_of(g[i]);
             table_remove(&col.gen[gg], (int)gg, g[i]);
+            /* loadref.md, L4: an old member's `shared` holds the counts of
+             * references from inside the set, which the next object of the
+             * block must not inherit. The set was confirmed in a pause and
+             * is unreachable since, so no other thread can be counting the
+             * block: a store. Relaxed: the pause and the free order it. */
+            __atomic_store_n(&g[i]->shared, 0, __ATOMIC_RELAXED);
         }
         free_memory(self, g[i]);
     }
@@ -1135,7 +1141,7 @@ static size_t gather_everything(rcgc__heap *self, bool collect_young)
     rcgc_young_promote_polling(self);
     /* C8a: and the other threads promote theirs, outside the pause. */
     promote_handshake(self);
-    rcgc__header *dead = NULL;
+    rcgc_deadvec dead = {0};
     uint64_t t0 = rcgc_now_ns();
     rcgc_pause_begin();
     pthread_mutex_lock(&rcgc_world.lock);
@@ -1156,7 +1162,7 @@ static size_t gather_everything(rcgc__heap *self, bool collect_young)
     pthread_mutex_unlock(&rcgc_world.lock);
     rcgc_pause_end();
     rcgc_trace_span("pause: gather for a full collection", t0, rcgc_now_ns(), 0, 0);
-    freed += rcgc_dealloc_list(self, dead);
+    freed += rcgc_dealloc_list(self, &dead);
     freed += rcgc_drain_self();
     rcgc_old_flush(self);
     return freed;

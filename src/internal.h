@@ -121,16 +121,15 @@ static inline void *rcgc_payload(rcgc__header *h)
     return (char *)h + sizeof(rcgc__header);
 }
 
-/* O6: a dead object's first eight bytes (owner, local and shared, free
- * once nothing references it) as one word, the dead-list link. may_alias:
- * the same bytes are the header's narrower fields while it lives. */
-typedef uint64_t __attribute__((may_alias)) rcgc_dead_word_t;
-static inline rcgc_dead_word_t *rcgc_dead_word(rcgc__header *h)
-{
-    _Static_assert(offsetof(rcgc__header, ol) == 0 && offsetof(rcgc__header, shared) == 4,
-                   "the dead-list link overlays the owner word and shared");
-    return (rcgc_dead_word_t *)(void *)h;
-}
+/* O6: objects that died and wait for the dealloc loop, as a growable
+ * array. A dead object's header is not free for a link: a rcgc_load_ref on
+ * another thread may still count its `shared` word (loadref.md, L2), so
+ * the list lives beside the objects. Owned by whoever built it (a heap's
+ * token holder, or a drainer's local list). */
+typedef struct rcgc_deadvec {
+    rcgc__header **v;
+    uint32_t n, cap;
+} rcgc_deadvec;
 
 /* types.c (objects.md, O2): the type table. Every descriptor an object
  * was allocated with has a fixed id, 1 .. RCGC_MAX_TYPES, for the life of
@@ -292,8 +291,7 @@ typedef struct rcgc__heap {
      * the finalizer, bit 1 move into generation 1. Token holder only. */
     uintptr_t *revived;
     uint32_t revived_n, revived_cap;
-    rcgc__header *dead;           /* objects to deallocate (linked through
-                                     their `shared` word, objects.md O6) */
+    rcgc_deadvec dead;            /* objects to deallocate (objects.md O6) */
 
     rcgc_heap_stats stats;
 
@@ -476,13 +474,15 @@ size_t rcgc_verify_paused(void);
 
 /* objects.c */
 void rcgc_object_died(rcgc__heap *heap, rcgc__header *h);
-void rcgc_dead_link(rcgc__header *h, rcgc__header **list);
-void rcgc_dead_push(rcgc__header *h, rcgc__header **list);
-size_t rcgc_dealloc_list(rcgc__heap *heap, rcgc__header *list);
+void rcgc_dead_link(rcgc__header *h, rcgc_deadvec *list);
+void rcgc_dead_push(rcgc__header *h, rcgc_deadvec *list);
+/* Moves every object of `list` onto heap's dead list, frees list's array,
+ * and runs the dealloc loop; returns the number of objects freed. */
+size_t rcgc_dealloc_list(rcgc__heap *heap, rcgc_deadvec *list);
 uint64_t rcgc_now_ns(void);
 
 /* refcount.c */
-size_t rcgc_heap_drain(rcgc__heap *heap, rcgc__header **dead);
+size_t rcgc_heap_drain(rcgc__heap *heap, rcgc_deadvec *dead);
 size_t rcgc_drain_self(void);
 
 /* threads.c */

@@ -85,8 +85,15 @@ static inline void *object_init(rcgc__heap *heap, rcgc__header *h, uint16_t type
                                 uint32_t bits, size_t size, size_t got, bool from_malloc)
 {
     zero_payload(rcgc_payload(h), size, from_malloc);
-    h->ol = heap->id | RCGC__OL_ONE;
-    h->shared = 0;
+    /* The owner word with a relaxed store; `shared` of a page's block is
+     * kept, as the inline path keeps it: it is zero in a block never used,
+     * and holds only what rcgc_load_ref calls counted in the block since
+     * its last object died, which they take back from this one
+     * (loadref.md, L2). Memory fresh from malloc is reachable by no
+     * reader (L3): a plain store. */
+    __atomic_store_n(&h->ol, heap->id | RCGC__OL_ONE, __ATOMIC_RELAXED);
+    if (from_malloc)
+        h->shared = 0;
     h->type_id = type_id;
     /* Relaxed atomic store: a collection on another thread may read the
      * bits of any block in a page, this one included, while it is being
@@ -288,12 +295,11 @@ int rcgc_is_immortal(const void *obj)
 /* Death by count                                                        */
 /* ==================================================================== */
 
-/* O6: a dead object's `shared` word is free for reuse (no reference to the
- * object exists, so no mutator touches its counts): it links a dead list.
- * The object is marked DYING first, so that the background collector, which
- * may still read an old object's counts, leaves it alone from the moment it
- * died (cycles.md, C4); the link is written with relaxed atomics for the
- * same reader. Release on the bit: pairs with the collector's acquire. */
+/* O6: dead objects wait on the dead list (an array) for the dealloc loop.
+ * An object is marked DYING when it dies, so that the background
+ * collector, which may still read an old object's counts, leaves it alone
+ * from that moment (cycles.md, C4). Release on the bit: pairs with the
+ * collector's acquire. */
 /* Keeps an object its death brought back (W3) for the calling thread's
  * next dealloc loop. */
 static void revived_push(rcgc__header *h, bool finalize, uint32_t bits)
@@ -314,19 +320,28 @@ static void revived_push(rcgc__header *h, bool finalize, uint32_t bits)
     self->revived[self->revived_n++] = (uintptr_t)h | (finalize ? 1u : 0u) | (adopt ? 2u : 0u);
 }
 
-void rcgc_dead_push(rcgc__header *h, rcgc__header **list)
+void rcgc_dead_push(rcgc__header *h, rcgc_deadvec *list)
 {
-    /* O6: the header's first eight bytes (owner, local, shared), free once
-     * the object is dead, hold the link. Relaxed: the collector may still
-     * read the counts of a dying old object, and discards them (C4). */
-    __atomic_store_n(rcgc_dead_word(h), (uint64_t)(uintptr_t)*list, __ATOMIC_RELAXED);
-    *list = h;
+    /* O6: the list is an array beside the objects; the header's words stay
+     * a header (loadref.md, L2). */
+    if (RCGC__UNLIKELY(list->n == list->cap)) {
+        uint32_t cap = list->cap ? list->cap * 2 : 64;
+        rcgc__header **v = cap > list->cap ? realloc(list->v, (size_t)cap * sizeof *v) : NULL;
+        if (v == NULL)
+            /* Out of memory: the dead object is never deallocated (nor
+             * what only it references): a leak, never a premature free,
+             * as in revived_push. */
+            return;
+        list->v = v;
+        list->cap = cap;
+    }
+    list->v[list->n++] = h;
 }
 
 /* W3: the death of an object with weak references is decided under the
  * weak-reference lock (DYING is set there). Out of line, so that the
  * common death below saves no registers for it (O12). */
-static __attribute__((noinline)) void dead_link_weak(rcgc__header *h, rcgc__header **list,
+static __attribute__((noinline)) void dead_link_weak(rcgc__header *h, rcgc_deadvec *list,
                                                      uint32_t bits)
 {
     int outcome = rcgc_weakref_dying(h);
@@ -337,7 +352,7 @@ static __attribute__((noinline)) void dead_link_weak(rcgc__header *h, rcgc__head
     rcgc_dead_push(h, list);
 }
 
-void rcgc_dead_link(rcgc__header *h, rcgc__header **list)
+void rcgc_dead_link(rcgc__header *h, rcgc_deadvec *list)
 {
     /* Relaxed load: we are the only thread that may write the bits of an
      * object nobody references; it tells which kind of set we may use. */
@@ -355,18 +370,9 @@ void rcgc_dead_link(rcgc__header *h, rcgc__header **list)
     rcgc_dead_push(h, list);
 }
 
-static rcgc__header *dead_next(rcgc__header *h)
+static inline rcgc__header *dead_pop(rcgc__heap *heap)
 {
-    /* Relaxed: the link of a dead object (O6); written relaxed too. */
-    return (rcgc__header *)(uintptr_t)__atomic_load_n(rcgc_dead_word(h), __ATOMIC_RELAXED);
-}
-
-static rcgc__header *dead_pop(rcgc__heap *heap)
-{
-    rcgc__header *h = heap->dead;
-    if (h != NULL)
-        heap->dead = dead_next(h);
-    return h;
+    return heap->dead.n > 0 ? heap->dead.v[--heap->dead.n] : NULL;
 }
 
 static void release_slot(void **slot, void *ctx)
@@ -530,9 +536,13 @@ static size_t dealloc_loop(rcgc__heap *heap)
              * is set, so no second finalize) or leaves it resurrected. */
             __atomic_fetch_and(&h->gc_bits, (uint16_t)~RCGC_BIT_DYING, __ATOMIC_RELEASE);
             __atomic_store_n(&h->ol, heap->id | RCGC__OL_ONE, __ATOMIC_RELAXED);
-            /* Relaxed: nobody else can see the object until finalize
-             * publishes it, and that publication is a release. */
-            __atomic_store_n(&h->shared, 0, __ATOMIC_RELAXED);
+            /* The word is exactly MERGED (a merged death) or zero (the
+             * owner's): clear MERGED and keep the count part, zero here,
+             * so that the word is only ever changed by read-modify-writes
+             * while the block may be counted (loadref.md, L2). Relaxed:
+             * nobody else can see the object until finalize publishes
+             * it, and that publication is a release. */
+            __atomic_fetch_and(&h->shared, ~(int32_t)RCGC__SHARED_MERGED, __ATOMIC_RELAXED);
             /* A young object left its table when it died: it comes back
              * to this thread's young generation (C1), with its old edges,
              * so the next young collections are not skipped (C13). */
@@ -603,10 +613,17 @@ static inline size_t object_release_bits(rcgc__heap *self, rcgc__header *h, uint
      * free-list link used to overwrite the field, but a page whose blocks
      * are all free is reset without links (O10). Relaxed: as above. */
     __atomic_store_n(&h->ol, 0, __ATOMIC_RELAXED);
-    if (mallocd)
+    if (mallocd) {
         free(h);
-    else
+    } else {
+        /* L2 (loadref.md): the block's `shared` word outlives the object.
+         * A merged death left it exactly MERGED, which no increment may
+         * change: back to zero for the next object. Any other word (the
+         * owner's death at zero) is kept as it is. Relaxed: as above. */
+        if (__atomic_load_n(&h->shared, __ATOMIC_RELAXED) & RCGC__SHARED_MERGED)
+            __atomic_store_n(&h->shared, 0, __ATOMIC_RELAXED);
         rcgc_block_free(self, h);
+    }
     return bytes;
 }
 
@@ -625,13 +642,14 @@ void rcgc_object_died(rcgc__heap *heap, rcgc__header *h)
     dealloc_loop(heap);
 }
 
-size_t rcgc_dealloc_list(rcgc__heap *heap, rcgc__header *list)
+size_t rcgc_dealloc_list(rcgc__heap *heap, rcgc_deadvec *list)
 {
-    /* `list` was built with rcgc_dead_link; splice it in front. */
-    while (list != NULL) {
-        rcgc__header *next = dead_next(list);
-        rcgc_dead_push(list, &heap->dead);
-        list = next;
-    }
+    if (list == NULL)
+        return dealloc_loop(heap);
+    for (uint32_t i = 0; i < list->n; i++)
+        rcgc_dead_push(list->v[i], &heap->dead);
+    free(list->v);
+    list->v = NULL;
+    list->n = list->cap = 0;
     return dealloc_loop(heap);
 }

@@ -123,7 +123,7 @@ void rcgc__shared_high(void *obj)
 
 /* Processes one queue entry of `heap`, whose own_lock the caller holds.
  * Appends the object to *dead when it died. Returns 1 when it merged. */
-static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
+static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc_deadvec *dead)
 {
     /* Acquire: see every write made by the threads whose decrements (all
      * acq_rel) we observe, before possibly freeing. */
@@ -185,10 +185,10 @@ static int merge_entry(rcgc__heap *heap, rcgc__header *h, rcgc__header **dead)
 }
 
 /* Takes every entry out of heap's queue and merges it. The caller holds
- * heap->own_lock. Dead objects are chained on *dead (through `shared`); the
+ * heap->own_lock. Dead objects are appended to *dead (O6); the
  * caller frees them after releasing any foreign heap lock (R5). Returns the
  * number of entries processed. */
-size_t rcgc_heap_drain(rcgc__heap *heap, rcgc__header **dead)
+size_t rcgc_heap_drain(rcgc__heap *heap, rcgc_deadvec *dead)
 {
     pthread_mutex_lock(&heap->qlock);
     if (rcgc_internal_checks())
@@ -213,12 +213,11 @@ size_t rcgc_heap_drain(rcgc__heap *heap, rcgc__header **dead)
 size_t rcgc_drain_self(void)
 {
     rcgc__heap *heap = rcgc__tls_self.heap;
-    rcgc__header *dead = NULL;
     /* Relaxed: a hint; the drain takes qlock. */
     if (atomic_load_explicit(&heap->qlen, memory_order_relaxed) == 0)
         return 0;
-    rcgc_heap_drain(heap, &dead);
-    return rcgc_dealloc_list(heap, dead);
+    rcgc_heap_drain(heap, &heap->dead);
+    return rcgc_dealloc_list(heap, NULL);
 }
 
 /* ==================================================================== */
@@ -243,14 +242,14 @@ static void drain_for_absent_owner(rcgc__heap *heap)
             return;
         if (!rcgc_own_try(heap))
             return; /* the holder re-checks after unlocking */
-        rcgc__header *dead = NULL;
+        rcgc_deadvec dead = {0};
         rcgc_heap_drain(heap, &dead);
         rcgc_own_drop(heap);
         atomic_thread_fence(memory_order_seq_cst);
         /* Always: the drain may have revived objects onto our `revived`
          * list (weakref-finalize.md W3) without killing any (found by
          * rcgc-stress: stress/repro/revived_stranded.c). */
-        rcgc_dealloc_list(self, dead);
+        rcgc_dealloc_list(self, &dead);
     }
 }
 
@@ -265,14 +264,14 @@ static void queue_push(rcgc__heap *heap, rcgc__header *h)
         rcgc__header **q = realloc(heap->q, cap * sizeof *q);
         if (q == NULL) {
             pthread_mutex_unlock(&heap->qlock);
-            rcgc__header *dead = NULL;
+            rcgc_deadvec dead = {0};
             rcgc_pause_begin();
             rcgc_own_take(heap);
             merge_entry(heap, h, &dead);
             rcgc_own_drop(heap);
             rcgc_pause_end();
             /* Always, for the same reason as in drain_for_absent_owner. */
-            rcgc_dealloc_list(rcgc__tls_self.heap, dead);
+            rcgc_dealloc_list(rcgc__tls_self.heap, &dead);
             return;
         }
         heap->q = q;

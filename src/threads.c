@@ -402,12 +402,9 @@ static void fork_child(void)
                 h->fast.in_blocking = h->in_young = h->in_dealloc = false;
                 /* Objects whose deallocation the lost thread had begun are
                  * finished by this thread's next dealloc loop (O7). */
-                while (h->dead != NULL) {
-                    rcgc__header *d = h->dead;
-                    h->dead = (rcgc__header *)(intptr_t)__atomic_load_n(&d->shared,
-                                                                       __ATOMIC_RELAXED);
-                    rcgc_dead_push(d, &self->dead);
-                }
+                for (uint32_t i = 0; i < h->dead.n; i++)
+                    rcgc_dead_push(h->dead.v[i], &self->dead);
+                h->dead.n = 0;
                 h->next_free = rcgc_world.free_heaps;
                 rcgc_world.free_heaps = h;
                 atomic_fetch_sub_explicit(&rcgc_world.attached, 1, memory_order_relaxed);

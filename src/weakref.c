@@ -237,10 +237,18 @@ int rcgc_weakref_dying(rcgc__header *h)
                  RCGC_BIT_FINALIZED)) {
         /* Revived in merged form, so that whichever thread finally drops
          * the finalizer's reference counts on the shared word. Release
-         * stores: a get after our unlock is ordered by the lock anyway;
-         * the collector reads these words with acquire (C4). */
+         * store of the owner word: a get after our unlock is ordered by
+         * the lock anyway; the collector reads these words with acquire
+         * (C4). */
         __atomic_store_n(&h->ol, 0, __ATOMIC_RELEASE);
-        __atomic_store_n(&h->shared, RCGC__SHARED_ONE | RCGC__SHARED_MERGED, __ATOMIC_RELEASE);
+        /* One reference, merged: a read-modify-write that keeps the
+         * word's count part (zero here), never a store over it
+         * (loadref.md, L2). acq_rel, as the merge above. */
+        int32_t v = __atomic_load_n(&h->shared, __ATOMIC_ACQUIRE);
+        while (!__atomic_compare_exchange_n(
+            &h->shared, &v, ((v & ~(int32_t)3) + RCGC__SHARED_ONE) | RCGC__SHARED_MERGED, false,
+            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        }
         outcome = RCGC_DEATH_REVIVED;
     } else {
         /* Release: pairs with the acquire loads of the bits (gets, the

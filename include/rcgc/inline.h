@@ -163,7 +163,7 @@ enum {
  * the object without a call. Every field belongs to the holder of the
  * heap's token (its running thread), except those marked otherwise. */
 typedef struct rcgc__page_fast {
-    void *free;    /* the page's free blocks, linked through their first word */
+    void *free;    /* the page's free blocks, linked through the word after the header */
     char *bump;    /* its never-used tail, from bump to end */
     char *end;
     uint32_t used; /* blocks handed out and not freed locally */
@@ -308,7 +308,8 @@ inline RCGC__ALWAYS_INLINE void *rcgc__alloc_small(const struct rcgc_type *type,
         return NULL;
     char *b = (char *)pg->free;
     if (b != NULL) {
-        pg->free = *(void **)(void *)b;
+        /* The free-list link sits after the header (loadref.md, L1). */
+        pg->free = *(void **)(void *)(b + sizeof(rcgc__header));
     } else {
         b = pg->bump;
         if (b + bsize > pg->end)
@@ -316,13 +317,17 @@ inline RCGC__ALWAYS_INLINE void *rcgc__alloc_small(const struct rcgc_type *type,
         pg->bump = b + bsize;
     }
     pg->used++;
-    /* The header (objects.md, O1, O2): plain stores, as nobody else can
-     * reach the object until it is published (O4); gc_bits and gc_index
-     * with relaxed atomic stores, because a collection on another thread
-     * may read them in any block of a page (cycles.md, C3). */
+    /* The header (objects.md, O1, O2): the type with a plain store, as
+     * nobody else reads it before the object is published (O4); gc_bits
+     * and gc_index with relaxed atomic stores, because a collection on
+     * another thread may read them in any block of a page (cycles.md, C3). */
     rcgc__header *h = (rcgc__header *)(void *)b;
-    h->ol = t->heap_id | RCGC__OL_ONE;
-    h->shared = 0;
+    /* The owner word with a relaxed store, and `shared` not at all: a
+     * rcgc_load_ref on another thread may read the first or count the
+     * second in a block it found in a slot before the block was freed and
+     * taken again (loadref.md, L2: what it counted belongs to this new
+     * object, and it takes it back). */
+    __atomic_store_n(&h->ol, t->heap_id | RCGC__OL_ONE, __ATOMIC_RELAXED);
     h->type_id = hp->type_id[ts];
     uint16_t bits = (uint16_t)(((unsigned)RCGC__MAGIC_LIVE << RCGC__MAGIC_SHIFT) |
                                (tracked ? (unsigned)RCGC__BIT_TRACKED : 0u) |
