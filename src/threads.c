@@ -460,6 +460,7 @@ void rcgc_threads_shutdown(void)
         free(heap->fast.young); /* objects still young at shutdown stay allocated */
         free(heap->young_spare);
         free(heap->revived);
+        free(heap->dead.v); /* empty: the last dealloc loops ran */
         rcgc_pages_release(heap);
         free(heap);
         heap = next;
