@@ -1141,7 +1141,6 @@ static size_t gather_everything(rcgc__heap *self, bool collect_young)
     rcgc_young_promote_polling(self);
     /* C8a: and the other threads promote theirs, outside the pause. */
     promote_handshake(self);
-    rcgc_deadvec dead = {0};
     uint64_t t0 = rcgc_now_ns();
     rcgc_pause_begin();
     pthread_mutex_lock(&rcgc_world.lock);
@@ -1153,7 +1152,7 @@ static size_t gather_everything(rcgc__heap *self, bool collect_young)
          * stopped or is us). */
         rcgc_world.pause_promoted +=
             (uint64_t)h->fast.young_n + __atomic_load_n(&h->fast.window_n, __ATOMIC_RELAXED);
-        rcgc_heap_drain(h, &dead);
+        rcgc_heap_drain(h, &self->dead);
         rcgc_young_promote_all(h, true);
         rcgc_old_flush(h);
         if (h != self)
@@ -1162,7 +1161,7 @@ static size_t gather_everything(rcgc__heap *self, bool collect_young)
     pthread_mutex_unlock(&rcgc_world.lock);
     rcgc_pause_end();
     rcgc_trace_span("pause: gather for a full collection", t0, rcgc_now_ns(), 0, 0);
-    freed += rcgc_dealloc_list(self, &dead);
+    freed += rcgc_dealloc_run(self);
     freed += rcgc_drain_self();
     rcgc_old_flush(self);
     return freed;

@@ -124,8 +124,10 @@ static inline void *rcgc_payload(rcgc__header *h)
 /* O6: objects that died and wait for the dealloc loop, as a growable
  * array. A dead object's header is not free for a link: a rcgc_load_ref on
  * another thread may still count its `shared` word (loadref.md, L2), so
- * the list lives beside the objects. Owned by whoever built it (a heap's
- * token holder, or a drainer's local list). */
+ * the list lives beside the objects. One per heap, touched only by its own
+ * thread; allocated with RCGC_DEAD_INITIAL entries with the heap and grown
+ * ahead of need (O6). */
+#define RCGC_DEAD_INITIAL 64u
 typedef struct rcgc_deadvec {
     rcgc__header **v;
     uint32_t n, cap;
@@ -476,9 +478,9 @@ size_t rcgc_verify_paused(void);
 void rcgc_object_died(rcgc__heap *heap, rcgc__header *h);
 void rcgc_dead_link(rcgc__header *h, rcgc_deadvec *list);
 void rcgc_dead_push(rcgc__header *h, rcgc_deadvec *list);
-/* Moves every object of `list` onto heap's dead list, frees list's array,
- * and runs the dealloc loop; returns the number of objects freed. */
-size_t rcgc_dealloc_list(rcgc__heap *heap, rcgc_deadvec *list);
+/* Runs heap's dealloc loop over its dead list (O6, O7), unless the calling
+ * thread is already inside one; returns the number of objects freed. */
+size_t rcgc_dealloc_run(rcgc__heap *heap);
 uint64_t rcgc_now_ns(void);
 
 /* refcount.c */

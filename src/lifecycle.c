@@ -194,18 +194,17 @@ void rcgc_shutdown(void)
     for (bool again = true; again;) {
         again = false;
         pthread_mutex_lock(&rcgc_world.lock);
-        rcgc_deadvec dead = {0};
         for (rcgc__heap *h = rcgc_world.heaps; h != NULL; h = h->next_all) {
             /* Relaxed: a hint; the drain itself takes qlock. */
             if (h == self || atomic_load_explicit(&h->qlen, memory_order_relaxed) == 0)
                 continue;
             rcgc_own_take(h);
-            rcgc_heap_drain(h, &dead);
+            rcgc_heap_drain(h, &self->dead);
             rcgc_own_drop(h);
             again = true;
         }
         pthread_mutex_unlock(&rcgc_world.lock);
-        rcgc_dealloc_list(self, &dead);
+        rcgc_dealloc_run(self);
         if (rcgc_drain_self() != 0)
             again = true;
         if (rcgc_collector_ingest(self) != 0)

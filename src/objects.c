@@ -323,17 +323,20 @@ static void revived_push(rcgc__header *h, bool finalize, uint32_t bits)
 void rcgc_dead_push(rcgc__header *h, rcgc_deadvec *list)
 {
     /* O6: the list is an array beside the objects; the header's words stay
-     * a header (loadref.md, L2). */
-    if (RCGC__UNLIKELY(list->n == list->cap)) {
-        uint32_t cap = list->cap ? list->cap * 2 : 64;
+     * a header (loadref.md, L2). It grows ahead of need: once half full,
+     * each push tries to double it, and a failure leaves the free half to
+     * later pushes, which try again. */
+    if (RCGC__UNLIKELY(list->n >= list->cap / 2)) {
+        uint32_t cap = list->cap * 2;
         rcgc__header **v = cap > list->cap ? realloc(list->v, (size_t)cap * sizeof *v) : NULL;
-        if (v == NULL)
-            /* Out of memory: the dead object is never deallocated (nor
-             * what only it references): a leak, never a premature free,
-             * as in revived_push. */
+        if (v != NULL) {
+            list->v = v;
+            list->cap = cap;
+        } else if (list->n == list->cap)
+            /* Out of memory in cap / 2 growths in a row: the dead object
+             * is never deallocated (nor what only it references): a leak,
+             * never a premature free, as in revived_push. */
             return;
-        list->v = v;
-        list->cap = cap;
     }
     list->v[list->n++] = h;
 }
@@ -642,14 +645,7 @@ void rcgc_object_died(rcgc__heap *heap, rcgc__header *h)
     dealloc_loop(heap);
 }
 
-size_t rcgc_dealloc_list(rcgc__heap *heap, rcgc_deadvec *list)
+size_t rcgc_dealloc_run(rcgc__heap *heap)
 {
-    if (list == NULL)
-        return dealloc_loop(heap);
-    for (uint32_t i = 0; i < list->n; i++)
-        rcgc_dead_push(list->v[i], &heap->dead);
-    free(list->v);
-    list->v = NULL;
-    list->n = list->cap = 0;
     return dealloc_loop(heap);
 }

@@ -217,7 +217,7 @@ size_t rcgc_drain_self(void)
     if (atomic_load_explicit(&heap->qlen, memory_order_relaxed) == 0)
         return 0;
     rcgc_heap_drain(heap, &heap->dead);
-    return rcgc_dealloc_list(heap, NULL);
+    return rcgc_dealloc_run(heap);
 }
 
 /* ==================================================================== */
@@ -242,14 +242,13 @@ static void drain_for_absent_owner(rcgc__heap *heap)
             return;
         if (!rcgc_own_try(heap))
             return; /* the holder re-checks after unlocking */
-        rcgc_deadvec dead = {0};
-        rcgc_heap_drain(heap, &dead);
+        rcgc_heap_drain(heap, &self->dead);
         rcgc_own_drop(heap);
         atomic_thread_fence(memory_order_seq_cst);
         /* Always: the drain may have revived objects onto our `revived`
          * list (weakref-finalize.md W3) without killing any (found by
          * rcgc-stress: stress/repro/revived_stranded.c). */
-        rcgc_dealloc_list(self, &dead);
+        rcgc_dealloc_run(self);
     }
 }
 
@@ -264,14 +263,13 @@ static void queue_push(rcgc__heap *heap, rcgc__header *h)
         rcgc__header **q = realloc(heap->q, cap * sizeof *q);
         if (q == NULL) {
             pthread_mutex_unlock(&heap->qlock);
-            rcgc_deadvec dead = {0};
             rcgc_pause_begin();
             rcgc_own_take(heap);
-            merge_entry(heap, h, &dead);
+            merge_entry(heap, h, &rcgc__tls_self.heap->dead);
             rcgc_own_drop(heap);
             rcgc_pause_end();
             /* Always, for the same reason as in drain_for_absent_owner. */
-            rcgc_dealloc_list(rcgc__tls_self.heap, &dead);
+            rcgc_dealloc_run(rcgc__tls_self.heap);
             return;
         }
         heap->q = q;

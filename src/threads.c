@@ -57,6 +57,14 @@ static rcgc__heap *heap_new(void)
     rcgc__heap *heap = calloc(1, sizeof *heap);
     if (heap == NULL)
         return NULL;
+    /* O6: the dead list starts with room, so that the push on the path
+     * that frees memory only ever grows it ahead of need. */
+    heap->dead.cap = RCGC_DEAD_INITIAL;
+    heap->dead.v = malloc(RCGC_DEAD_INITIAL * sizeof *heap->dead.v);
+    if (heap->dead.v == NULL) {
+        free(heap);
+        return NULL;
+    }
     heap->id = i + 1;
     heap->window_epoch = 1; /* pages start at 0 (C15) */
     heap->fast.table_ordered = 1; /* an empty table (C15) */
@@ -232,7 +240,7 @@ static void detach(rcgc__heap *heap)
     /* Objects revived at their death (weakref-finalize.md W3) are
      * finalized now, not left with a pooled heap. */
     if (heap->revived_n != 0)
-        rcgc_dealloc_list(heap, NULL);
+        rcgc_dealloc_run(heap);
     rcgc_young_promote_all(heap, false);
     rcgc_leave_running(heap);
     pthread_mutex_lock(&rcgc_world.lock);

@@ -188,7 +188,7 @@ inline heap_drain()
     i = 0; n = 0
 }
 
-/* rcgc_dealloc_list on the caller's own heap, after any foreign token was
+/* rcgc_dealloc_run on the caller's own heap, after any foreign token was
  * dropped (objects.md O7). */
 inline free_dead()
 {
